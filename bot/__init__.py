@@ -1,0 +1,1 @@
+"""pufa-bot: the application package (configuration, data layer, core, channels, services)."""

@@ -1,0 +1,44 @@
+"""Application wiring: settings → database → services → dispatcher (+ channels).
+
+The only module that knows both handlers and channels.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot import db
+from bot.config import Settings
+from bot.dispatcher import Dispatcher, include_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Shared objects handlers reach through `ctx.services`."""
+
+    settings: Settings
+    engine: Engine
+    dispatcher: Dispatcher | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build(settings: Settings, *, engine: Engine | None = None, migrate: bool = True) -> Services:
+    """Build the application core (no channel started)."""
+    from handlers import all_routers
+    from handlers.start import MAIN_MENU
+
+    engine = engine or db.make_engine(settings.database_url)
+    if migrate:
+        db.upgrade(engine)
+    services = Services(settings=settings, engine=engine)
+    dispatcher = Dispatcher(engine, settings, services)
+    include_all(dispatcher, all_routers())
+    dispatcher.menu = MAIN_MENU
+    services.dispatcher = dispatcher
+    return services

@@ -1,0 +1,1 @@
+"""Channels translate platform input into `Incoming` and render `Reply` back. No decisions."""

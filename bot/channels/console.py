@@ -1,0 +1,85 @@
+"""The console channel: one line in, the replies out; buttons as numbered options.
+
+Works interactively (a prompt on a terminal) and with piped input (exits at end of
+input). Messages queued for this console user by others (an adviser's answer, a notice)
+are printed before the next prompt.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from sqlmodel import Session
+
+from bot.dispatcher import Dispatcher
+from bot.messages import Incoming, Reply
+from bot.services import outbox, users
+
+CHANNEL = "console"
+
+
+def render(reply: Reply) -> str:
+    """A reply as console text: the text, a file line, then numbered options."""
+    lines = [reply.text]
+    if reply.attachment is not None:
+        where = reply.attachment.path or reply.attachment.filename
+        lines.append(f"[文件] {where}")
+    lines += [f"  {number}. {button.label}" for number, button in enumerate(reply.buttons, 1)]
+    return "\n".join(lines)
+
+
+class ConsoleChannel:
+    def __init__(
+        self, dispatcher: Dispatcher, user: str = "me", *, display_name: str | None = None
+    ):
+        self.dispatcher = dispatcher
+        self.user = user
+        self.display_name = display_name
+
+    def say(self, text: str) -> list[Reply]:
+        """Handle one typed line and return the replies (the in-memory form used by tests)."""
+        incoming = Incoming(
+            channel=CHANNEL,
+            user_id=self.user,
+            kind="text",
+            text=text,
+            display_name=self.display_name,
+            digit_buttons=True,
+        )
+        return self.dispatcher.handle(incoming)
+
+    def deliver_queued(self) -> list[Reply]:
+        """Take this user's queued outbox messages, marking them delivered."""
+        delivered: list[Reply] = []
+        with Session(self.dispatcher.engine) as session:
+            user = users.find(session, CHANNEL, self.user)
+            if user is None:
+                return delivered
+            for message in outbox.pending(session, CHANNEL, user_id=user.id):
+                delivered.append(outbox.reply_of(message))
+                outbox.mark_sent(session, message)
+            session.commit()
+        return delivered
+
+    def run(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+        interactive = stdin.isatty()
+        if interactive:
+            stdout.write(f"普法助手（控制台，用户 {self.user}）。输入问题，Ctrl-D 退出。\n")
+        self._print(self.deliver_queued(), stdout)
+        while True:
+            if interactive:
+                stdout.write("> ")
+                stdout.flush()
+            line = stdin.readline()
+            if not line:
+                break
+            self._print(self.say(line.rstrip("\r\n")), stdout)
+            self._print(self.deliver_queued(), stdout)
+        return 0
+
+    @staticmethod
+    def _print(replies: list[Reply], stdout: TextIO) -> None:
+        for reply in replies:
+            stdout.write(render(reply) + "\n\n")
+        stdout.flush()

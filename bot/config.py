@@ -1,0 +1,155 @@
+"""Settings from PUFA_* environment variables and an optional .env file.
+
+An invalid value must end the program with one clear line naming the variable, so
+`load_settings` turns pydantic's validation report into a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_COMMUNITIES = ["东风里社区", "平阳里社区", "华阳里社区"]
+ROLES = ("resident", "staff", "adviser", "admin")
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the variable."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+    return value
+
+
+def _parse_duration(value: object) -> object:
+    """Accept seconds as a number or a string such as '90s', '30m', '1h', '2d'."""
+    if isinstance(value, int | float | timedelta):
+        return value if isinstance(value, timedelta) else timedelta(seconds=value)
+    text = str(value).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        number, unit = text[:-1], units[text[-1]]
+    else:
+        number, unit = text, 1
+    try:
+        seconds = float(number) * unit
+    except ValueError as exc:
+        raise ValueError("应为时长，例如 30m、1h、2d 或秒数") from exc
+    if seconds < 0:
+        raise ValueError("时长不能为负数")
+    return timedelta(seconds=seconds)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PUFA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///data/pufa.db"
+    timezone: str = "Asia/Shanghai"
+    admins: CommaList = Field(default_factory=list)
+    communities: CommaList = Field(default_factory=lambda: list(DEFAULT_COMMUNITIES))
+    subscription_topics: CommaList = Field(
+        default_factory=lambda: ["民法典", "宪法", "反诈", "平安建设", "妇女儿童权益"]
+    )
+    log_level: str = "INFO"
+
+    telegram_token: str | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    case_sla_hours: int = Field(default=48, ge=1, le=24 * 60)
+    digest_time: str = "09:00"
+    misfire_grace: Annotated[timedelta, NoDecode] = timedelta(hours=1)
+    telegram_rate: float = Field(default=25.0, gt=0, le=30)
+
+    @field_validator("admins", "communities", "subscription_topics", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("misfire_grace", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return _parse_duration(value)
+
+    @field_validator("admins")
+    @classmethod
+    def _qualified_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            channel, _, external = item.partition(":")
+            if not channel or not external:
+                raise ValueError(
+                    f"“{item}”应写成 渠道:用户ID，例如 telegram:123456 或 console:admin"
+                )
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("至少需要一个社区名称")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区“{value}”，例如 Asia/Shanghai") from exc
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("应为 HH:MM，例如 09:00")
+        return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError("无法解析数据库地址，例如 sqlite:///data/pufa.db") from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("只支持 sqlite 和 postgresql")
+        if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+            # We ship psycopg 3; plain postgresql:// would ask SQLAlchemy for psycopg2.
+            value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising ConfigError with a one-line reason."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"配置错误：PUFA_{field.upper()} 无效：{reason}") from None

@@ -1,0 +1,14 @@
+"""Feature handlers. Each module owns one Router; `all_routers` lists them for the wiring.
+
+Handlers take (Incoming, Context) and return replies; they never import a channel SDK.
+"""
+
+from __future__ import annotations
+
+from bot.routing import Router
+
+
+def all_routers() -> list[Router]:
+    from handlers import admin, start
+
+    return [start.router, admin.router]
