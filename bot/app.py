@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from bot import db
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, include_all
+from faq.store import FaqStore
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,18 @@ class Services:
 
     settings: Settings
     engine: Engine
+    faq: FaqStore
     dispatcher: Dispatcher | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build(settings: Settings, *, engine: Engine | None = None, migrate: bool = True) -> Services:
+def build(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    faq: FaqStore | None = None,
+    migrate: bool = True,
+) -> Services:
     """Build the application core (no channel started)."""
     from handlers import all_routers
     from handlers.start import MAIN_MENU
@@ -36,7 +44,7 @@ def build(settings: Settings, *, engine: Engine | None = None, migrate: bool = T
     engine = engine or db.make_engine(settings.database_url)
     if migrate:
         db.upgrade(engine)
-    services = Services(settings=settings, engine=engine)
+    services = Services(settings=settings, engine=engine, faq=faq or FaqStore())
     dispatcher = Dispatcher(engine, settings, services)
     include_all(dispatcher, all_routers())
     dispatcher.menu = MAIN_MENU

@@ -50,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands contributed by feature modules (ask, kb, faq, ...)."""
-    from bot import commands
+    from bot import cli_faq
 
-    return commands.REGISTRARS
+    return [cli_faq.register]
 
 
 def configured_channels(settings: Settings) -> list[str]:
@@ -113,6 +113,7 @@ def _configure_logging(verbose: bool, command: str | None) -> None:
     )
     logging.getLogger("jieba").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Every database table, in one module (SQLModel).
 
-Timestamps are aware UTC (SQLModel stores them as UTC on every backend). JSON columns hold small structured data
-(conversation state, offered buttons, queued replies).
+Timestamps are aware UTC (SQLModel stores them as UTC on every backend). JSON columns
+hold small structured data (conversation state, offered buttons, queued replies).
 """
 
 from __future__ import annotations
@@ -69,18 +69,20 @@ class LedgerEvent(SQLModel, table=True):
     value: float | None = None
 
 
-class UnansweredQuestion(SQLModel, table=True):
-    """A question the FAQ could not answer well, kept for staff to curate the knowledge base."""
+class FaqQuestion(SQLModel, table=True):
+    """A question put to the FAQ, with what it got and the resident's feedback. Questions
+    that found no answer, and answers marked unhelpful, are what staff curate from."""
 
-    __tablename__ = "unanswered_questions"
+    __tablename__ = "faq_questions"
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     user_id: int | None = Field(default=None, foreign_key="users.id")
     channel: str = Field(max_length=16)
     question: str = Field(max_length=2000)
-    reason: str = Field(max_length=16)  # none | unhelpful
+    status: str = Field(max_length=16, index=True)  # answered|suggest|none|out_of_scope|chitchat
     entry_id: str | None = Field(default=None, max_length=64)
+    feedback: str | None = Field(default=None, max_length=16)  # helpful|unhelpful
     reviewed: bool = Field(default=False)
 
 

@@ -9,6 +9,6 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, start
+    from handlers import admin, faq, start
 
-    return [start.router, admin.router]
+    return [start.router, faq.router, admin.router]

@@ -1,4 +1,4 @@
-"""foundation: users, state, ledger, unanswered, outbox
+"""foundation
 
 Revision ID: 0001
 Revises:
@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -49,6 +48,27 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id"),
     )
+    op.create_table(
+        "faq_questions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("question", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("entry_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("feedback", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("reviewed", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("faq_questions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_faq_questions_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_faq_questions_status"), ["status"], unique=False)
+
     op.create_table(
         "ledger_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -95,32 +115,8 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_channel_status", ["channel", "status", "id"], unique=False)
 
-    op.create_table(
-        "unanswered_questions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("question", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("entry_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("reviewed", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("unanswered_questions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_unanswered_questions_at"), ["at"], unique=False)
-
 
 def downgrade() -> None:
-
-    with op.batch_alter_table("unanswered_questions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_unanswered_questions_at"))
-
-    op.drop_table("unanswered_questions")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_channel_status")
 
@@ -130,6 +126,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_at_user")
 
     op.drop_table("ledger_events")
+    with op.batch_alter_table("faq_questions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_faq_questions_status"))
+        batch_op.drop_index(batch_op.f("ix_faq_questions_at"))
+
+    op.drop_table("faq_questions")
     op.drop_table("conversation_states")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_role"))

@@ -1,0 +1,49 @@
+"""Recognizing questions outside the Civil Code (criminal, labour, administrative, tax)
+and chit-chat. A low matching score alone is not enough: out-of-scope questions often sit
+right next to civil ones (重婚罪 beside 离婚, a labour contract's 违约金 beside a sale's), so
+the refusal has its own signal, a list of area terms kept as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+SCOPE_FILE = Path(__file__).with_name("data") / "scope.yaml"
+CHITCHAT = "闲聊"
+
+
+@dataclass(frozen=True)
+class ScopeSignal:
+    area: str | None  # 刑事 / 劳动 / 行政 / 税务 / 闲聊, or None
+    strong: bool  # a strong term was found
+    civil: bool  # a civil guard term was found
+
+
+class ScopeRules:
+    def __init__(self, areas: dict[str, dict[str, list[str]]], civil_guard: list[str]) -> None:
+        self.areas = {
+            name: (tuple(spec.get("strong", [])), tuple(spec.get("weak", [])))
+            for name, spec in areas.items()
+        }
+        self.civil_guard = tuple(civil_guard)
+
+    @classmethod
+    def load(cls, path: Path = SCOPE_FILE) -> ScopeRules:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls(document["areas"], document.get("civil_guard", []))
+
+    def signal(self, text: str) -> ScopeSignal:
+        """The strongest out-of-scope area named in `text` (lower-cased, width-folded)."""
+        civil = any(term in text for term in self.civil_guard)
+        best: tuple[int, str] | None = None
+        for name, (strong, weak) in self.areas.items():
+            score = 2 * sum(term in text for term in strong) + sum(term in text for term in weak)
+            if score and (best is None or score > best[0]):
+                best = (score, name)
+        if best is None:
+            return ScopeSignal(None, False, civil)
+        name = best[1]
+        strong_hit = any(term in text for term in self.areas[name][0])
+        return ScopeSignal(name, strong_hit, civil)
