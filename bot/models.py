@@ -111,3 +111,12 @@ class OutboxMessage(SQLModel, table=True):
     not_before: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = None
+
+
+# --- consultations (issue 5): tables go here ------------------------------------------------
+
+
+# --- publicity: subscriptions, notices, schedules (issue 6): tables go here -----------------
+
+
+# --- statistics: offline activities (issue 7): tables go here -------------------------------

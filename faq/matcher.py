@@ -186,9 +186,9 @@ class Matcher:
         best = matches[0].score if matches else 0.0
         if signal.area == CHITCHAT and not signal.civil and best < t.answer_threshold:
             return MatchResult(question, CHITCHAT_STATUS, (), CHITCHAT)
-        if signal.area and signal.area != CHITCHAT:
-            if signal.strong or (not signal.civil and best < t.answer_threshold):
-                return MatchResult(question, OUT_OF_SCOPE, (), signal.area)
+        refuse = signal.strong or (not signal.civil and best < t.answer_threshold)
+        if signal.area and signal.area != CHITCHAT and refuse:
+            return MatchResult(question, OUT_OF_SCOPE, (), signal.area)
         if best >= t.answer_threshold and (
             len(matches) == 1 or best - matches[1].score >= t.margin
         ):

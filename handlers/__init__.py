@@ -11,4 +11,6 @@ from bot.routing import Router
 def all_routers() -> list[Router]:
     from handlers import admin, faq, start
 
-    return [start.router, faq.router, admin.router]
+    routers = [start.router, faq.router, admin.router]
+    # Feature routers are appended below, one line each.
+    return routers

@@ -1,4 +1,4 @@
-"""The outbox: messages for users other than the one being answered (adviser replies,
+"""The outbox (status pending → sending → sent | unreachable | failed): messages for users other than the one being answered (adviser replies,
 notifications, publicity). Rows are written in the transaction that decides to send and
 are marked when the channel has delivered them, so a crash neither loses nor doubles one."""
 
@@ -54,6 +54,14 @@ def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> N
     ledger.record(
         session, "push_unreachable", channel=message.channel, user=user, ref=message.source
     )
+
+
+def mark_failed(session: Session, message: OutboxMessage, reason: str) -> None:
+    message.status = "failed"
+    message.attempts += 1
+    message.last_error = reason[:500]
+    user = session.get(User, message.user_id)
+    ledger.record(session, "push_failed", channel=message.channel, user=user, ref=message.source)
 
 
 def mark_retry(session: Session, message: OutboxMessage, reason: str, delay: float) -> None:
