@@ -59,13 +59,16 @@ class Tuning:
     k1: float = 1.2
     b: float = 0.5
     keyword_boost: int = 2
-    word_weight: float = 0.6
-    bigram_weight: float = 0.4
-    fuzz_weight: float = 0.35
+    word_weight: float = 0.3
+    bigram_weight: float = 0.7
+    fuzz_weight: float = 0.0
     candidates: int = 30
     answer_threshold: float = 0.55
     suggest_threshold: float = 0.30
     margin: float = 0.08
+    expansion_weight: float = 0.3
+    bm25_scale: float = 2.2
+    min_term_entries: int = 5
 
 
 class _BM25:
@@ -93,13 +96,18 @@ class _BM25:
             for t, (d, w) in postings.items()
         }
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
+    def scores(self, weights: dict[str, float]) -> np.ndarray:
+        """Each entry's score for query tokens with their weights."""
         total = np.zeros(self.size, dtype=np.float32)
-        for token in set(tokens):
+        for token, weight in weights.items():
             posting = self.postings.get(token)
             if posting is not None:
-                total[posting[0]] += posting[1]
+                total[posting[0]] += weight * posting[1]
         return total
+
+    def ceiling(self, weights: dict[str, float]) -> float:
+        """The IDF mass of the query: what a document holding every token would reach."""
+        return sum(w * self.idf.get(t, 0.0) for t, w in weights.items()) or 1.0
 
 
 class Matcher:
@@ -109,10 +117,11 @@ class Matcher:
         self.kb = kb
         self.scope = scope or ScopeRules.load()
         self.tuning = tuning or Tuning()
-        self.vocabulary = sorted(kb.vocabulary.items(), key=lambda kv: -len(kv[0]))
+        self.vocabulary = self._shared_vocabulary(kb)
         terms = [t for e in kb.entries for t in (*e.keywords, e.topic)]
         terms += [k for k, _ in self.vocabulary] + [v for _, vs in self.vocabulary for v in vs]
         self.segmenter = Segmenter(terms)
+        self._lexicon = self._build_lexicon()
         self._build()
 
     # --- index ---------------------------------------------------------------------------
@@ -125,7 +134,7 @@ class Matcher:
             grams: Counter = Counter()
             segmented = []
             for text in entry.texts:
-                norm = self._expand(normalize(text))
+                norm = normalize(text)
                 tokens = self.segmenter.words(norm)
                 words.update(set(tokens))
                 grams.update(set(bigrams(norm)))
@@ -141,54 +150,98 @@ class Matcher:
         self._words = _BM25(word_docs, t.k1, t.b)
         self._grams = _BM25(gram_docs, t.k1, t.b)
 
-    def _expand(self, norm: str) -> str:
-        """Append the legal terms that colloquial words in the text map to."""
-        extra = [" ".join(terms) for key, terms in self.vocabulary if key in norm]
-        return f"{norm} {' '.join(extra)}" if extra else norm
+    def _shared_vocabulary(self, kb: KnowledgeBase) -> list[tuple[str, tuple[str, ...]]]:
+        """The vocabulary mappings whose legal terms are shared by several entries.
+
+        A colloquial word expanded to a term that only one entry uses would route every
+        question containing that word to that entry; only terms common to at least
+        `tuning.min_term_entries` entries widen recall without such hidden routing."""
+        documents = [
+            normalize(" ".join((*e.texts, *e.keywords))).replace(" ", "") for e in kb.entries
+        ]
+        needed = min(self.tuning.min_term_entries, max(1, len(documents) // 20))
+        shared = []
+        for key, terms in kb.vocabulary.items():
+            compact_key = normalize(key).replace(" ", "")
+            kept = tuple(
+                term
+                for term in terms
+                if (compact := normalize(term).replace(" ", "")) not in compact_key
+                and sum(compact in d for d in documents) >= needed
+            )
+            if kept:
+                shared.append((compact_key, kept))
+        return sorted(shared, key=lambda kv: -len(kv[0]))
+
+    def _build_lexicon(self) -> tuple[str, ...]:
+        terms = {k for k, _ in self.vocabulary} | set(self.scope.civil_guard)
+        terms |= {t for e in self.kb.entries for t in (*e.keywords, e.topic)}
+        compact = {normalize(term).replace(" ", "") for term in terms}
+        return tuple(sorted(t for t in compact if len(t) >= 2))
+
+    def _query_weights(self, norm: str) -> tuple[dict[str, float], dict[str, float]]:
+        """Word and bigram weights of a normalized question. The legal terms that its
+        colloquial words map to are added at a lower weight: they widen recall without
+        outvoting what the resident actually wrote."""
+        words = dict.fromkeys(self.segmenter.words(norm), 1.0)
+        grams = dict.fromkeys(bigrams(norm), 1.0)
+        weight = self.tuning.expansion_weight
+        compact = norm.replace(" ", "")
+        for key, terms in self.vocabulary:
+            if key in compact:
+                for term in terms:
+                    term = normalize(term).replace(" ", "")
+                    for token in [*self.segmenter.words(term), term]:
+                        words.setdefault(token, weight)
+                    for gram in bigrams(term):
+                        grams.setdefault(gram, weight)
+        return words, grams
 
     # --- querying --------------------------------------------------------------------------
     def rank(self, question: str, limit: int = 3) -> list[Match]:
-        """Entries best first with a fused score in [0, 1]."""
-        norm = self._expand(normalize(question))
-        words = self.segmenter.words(norm)
-        if not words:
-            return []
+        """Entries best first, with a fused score in [0, 1]."""
         t = self.tuning
-        word_scores = self._words.scores(words)
-        gram_scores = self._grams.scores(bigrams(norm))
-        word_ceiling = sum(self._words.idf.get(w, 0.0) for w in set(words)) or 1.0
-        gram_ceiling = sum(self._grams.idf.get(g, 0.0) for g in set(bigrams(norm))) or 1.0
-        fused = (
-            t.word_weight * word_scores / word_ceiling
-            + t.bigram_weight * gram_scores / gram_ceiling
-        )
+        norm = normalize(question)
+        words, grams = self._query_weights(norm)
+        if not words and not grams:
+            return []
+        fused = t.word_weight * self._words.scores(words) / self._words.ceiling(words)
+        fused += t.bigram_weight * self._grams.scores(grams) / self._grams.ceiling(grams)
         count = min(t.candidates, len(fused))
         if count == 0:
             return []
         top = np.argpartition(-fused, count - 1)[:count]
-        query = " ".join(words)
+        query = " ".join(w for w, weight in words.items() if weight == 1.0)
         results = []
         for index in top:
             if fused[index] <= 0:
                 continue
-            similarity = max(fuzz.token_set_ratio(query, text) for text in self._texts[index]) / 100
-            score = (1 - t.fuzz_weight) * min(1.0, fused[index] * 2.2) + t.fuzz_weight * similarity
-            results.append(Match(self.kb.entries[index], round(float(score), 4)))
+            similarity = self._similarity(query, index)
+            score = (1 - t.fuzz_weight) * min(1.0, float(fused[index]) * t.bm25_scale)
+            score += t.fuzz_weight * similarity
+            results.append(Match(self.kb.entries[index], round(score, 4)))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
+
+    def _similarity(self, query: str, index: int) -> float:
+        """How closely the best phrasing of entry `index` reads like the question."""
+        if not query:
+            return 0.0
+        return max(fuzz.token_set_ratio(query, text) for text in self._texts[index]) / 100
 
     def match(self, question: str) -> MatchResult:
         """Decide what to do with a question: answer, suggest, redirect or admit ignorance."""
         t = self.tuning
-        lowered = normalize(question).replace(" ", "") or question.strip().lower()
-        signal = self.scope.signal(lowered)
+        compact = normalize(question).replace(" ", "") or question.strip().lower()
         matches = self.rank(question)
         best = matches[0].score if matches else 0.0
-        if signal.area == CHITCHAT and not signal.civil and best < t.answer_threshold:
+        area = self.scope.decide(self.scope.signal(compact), best >= t.answer_threshold)
+        if area == CHITCHAT:
             return MatchResult(question, CHITCHAT_STATUS, (), CHITCHAT)
-        refuse = signal.strong or (not signal.civil and best < t.answer_threshold)
-        if signal.area and signal.area != CHITCHAT and refuse:
-            return MatchResult(question, OUT_OF_SCOPE, (), signal.area)
+        if area is not None:
+            return MatchResult(question, OUT_OF_SCOPE, (), area)
+        if not self._mentions_law(compact):
+            return MatchResult(question, NONE, ())
         if best >= t.answer_threshold and (
             len(matches) == 1 or best - matches[1].score >= t.margin
         ):
@@ -196,3 +249,8 @@ class Matcher:
         if best >= t.suggest_threshold:
             return MatchResult(question, SUGGEST, tuple(matches))
         return MatchResult(question, NONE, ())
+
+    def _mentions_law(self, compact: str) -> bool:
+        """Whether the question names anything the knowledge base knows of (a keyword, a
+        topic, a vocabulary word). Without one, a high score is an accident of wording."""
+        return any(term in compact for term in self._lexicon)

@@ -16,9 +16,9 @@ CHITCHAT = "闲聊"
 
 @dataclass(frozen=True)
 class ScopeSignal:
-    area: str | None  # 刑事 / 劳动 / 行政 / 税务 / 闲聊, or None
-    strong: bool  # a strong term was found
-    civil: bool  # a civil guard term was found
+    area: str | None  # 刑事 / 劳动 / 行政 / 税务 / 闲聊 with the highest score, or None
+    score: int  # 2 per strong term of that area, 1 per weak term
+    civil: int  # civil terms found
 
 
 class ScopeRules:
@@ -35,15 +35,24 @@ class ScopeRules:
         return cls(document["areas"], document.get("civil_guard", []))
 
     def signal(self, text: str) -> ScopeSignal:
-        """The strongest out-of-scope area named in `text` (lower-cased, width-folded)."""
-        civil = any(term in text for term in self.civil_guard)
-        best: tuple[int, str] | None = None
+        """The out-of-scope area that `text` (normalized, no spaces) names most strongly."""
+        civil = sum(term in text for term in self.civil_guard)
+        best: tuple[int, str | None] = (0, None)
         for name, (strong, weak) in self.areas.items():
             score = 2 * sum(term in text for term in strong) + sum(term in text for term in weak)
-            if score and (best is None or score > best[0]):
+            if score > best[0]:
                 best = (score, name)
-        if best is None:
-            return ScopeSignal(None, False, civil)
-        name = best[1]
-        strong_hit = any(term in text for term in self.areas[name][0])
-        return ScopeSignal(name, strong_hit, civil)
+        return ScopeSignal(best[1], best[0], civil)
+
+    @staticmethod
+    def decide(signal: ScopeSignal, confident_civil_answer: bool) -> str | None:
+        """The area to redirect to, or None to treat the question as a civil one."""
+        if signal.area is None:
+            return None
+        if signal.area == CHITCHAT:
+            return CHITCHAT if signal.civil == 0 else None
+        if signal.score >= 2 and signal.score > signal.civil:
+            return signal.area
+        if signal.civil == 0 and not confident_civil_answer:
+            return signal.area
+        return None
