@@ -19,11 +19,19 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from faq.kb import Entry, KnowledgeBase
 from faq.scope import CHITCHAT, ScopeRules
 from faq.text import Segmenter, bigrams, normalize
+
+# Bigrams of everyday words that also occur inside legal terms; they do not make a
+# question a legal one.
+GENERIC_BIGRAMS = frozenset(
+    "什么 怎么 怎样 如何 可以 能不 不能 是否 一个 一下 这个 那个 没有 还是 自己 我们 他们 你们 现在"
+    " 今天 明天 昨天 时候 知道 应该 需要 问题 情况 事情 要求 已经 但是 因为 所以 如果 或者 不是 就是"
+    " 有没 多少 哪里 怎么办 一般 会不 不会 还能 能否 谁的 的人 了吗 了没 好的 意思 东西 好看".split()
+)
 
 ANSWERED, SUGGEST, NONE, OUT_OF_SCOPE, CHITCHAT_STATUS = (
     "answered",
@@ -56,7 +64,7 @@ class MatchResult:
 class Tuning:
     """Weights and thresholds, tuned on the dev set (see `python bot.py faq eval`)."""
 
-    k1: float = 1.2
+    k1: float = 2.0
     b: float = 0.5
     keyword_boost: int = 2
     word_weight: float = 0.3
@@ -67,7 +75,7 @@ class Tuning:
     suggest_threshold: float = 0.30
     margin: float = 0.08
     expansion_weight: float = 0.3
-    bm25_scale: float = 2.2
+    bm25_scale: float = 1.2
     min_term_entries: int = 5
 
 
@@ -173,11 +181,13 @@ class Matcher:
                 shared.append((compact_key, kept))
         return sorted(shared, key=lambda kv: -len(kv[0]))
 
-    def _build_lexicon(self) -> tuple[str, ...]:
+    def _build_lexicon(self) -> frozenset[str]:
+        """Character bigrams of every legal term the knowledge base uses (keywords, topics,
+        vocabulary words, civil scope terms), minus bigrams of everyday filler."""
         terms = {k for k, _ in self.vocabulary} | set(self.scope.civil_guard)
         terms |= {t for e in self.kb.entries for t in (*e.keywords, e.topic)}
-        compact = {normalize(term).replace(" ", "") for term in terms}
-        return tuple(sorted(t for t in compact if len(t) >= 2))
+        grams = {g for term in terms for g in bigrams(normalize(term))}
+        return frozenset(grams - GENERIC_BIGRAMS)
 
     def _query_weights(self, norm: str) -> tuple[dict[str, float], dict[str, float]]:
         """Word and bigram weights of a normalized question. The legal terms that its
@@ -212,22 +222,29 @@ class Matcher:
             return []
         top = np.argpartition(-fused, count - 1)[:count]
         query = " ".join(w for w, weight in words.items() if weight == 1.0)
+        candidates = [int(i) for i in top if fused[i] > 0]
+        similarity = self._similarities(query, candidates)
         results = []
-        for index in top:
-            if fused[index] <= 0:
-                continue
-            similarity = self._similarity(query, index)
-            score = (1 - t.fuzz_weight) * min(1.0, float(fused[index]) * t.bm25_scale)
-            score += t.fuzz_weight * similarity
-            results.append(Match(self.kb.entries[index], round(score, 4)))
+        for index, similar in zip(candidates, similarity, strict=True):
+            # A smooth squash keeps the order of strong candidates (a hard cap at 1.0 would
+            # tie them) while giving a confidence in [0, 1).
+            score = (1 - t.fuzz_weight) * math.tanh(float(fused[index]) * t.bm25_scale)
+            score += t.fuzz_weight * similar
+            results.append(Match(self.kb.entries[index], round(score, 6)))
         results.sort(key=lambda m: -m.score)
         return results[:limit]
 
-    def _similarity(self, query: str, index: int) -> float:
-        """How closely the best phrasing of entry `index` reads like the question."""
-        if not query:
-            return 0.0
-        return max(fuzz.token_set_ratio(query, text) for text in self._texts[index]) / 100
+    def _similarities(self, query: str, candidates: list[int]) -> list[float]:
+        """For each candidate entry, how closely its best phrasing reads like the question
+        (rapidfuzz over segmented text, one vectorized call for all candidates)."""
+        if not query or not candidates or self.tuning.fuzz_weight == 0:
+            return [0.0] * len(candidates)
+        texts = [text for i in candidates for text in self._texts[i]]
+        owners = np.repeat(np.arange(len(candidates)), [len(self._texts[i]) for i in candidates])
+        scores = process.cdist([query], texts, scorer=fuzz.token_set_ratio, workers=1)[0]
+        best = np.zeros(len(candidates), dtype=np.float32)
+        np.maximum.at(best, owners, scores)
+        return [float(v) / 100 for v in best]
 
     def match(self, question: str) -> MatchResult:
         """Decide what to do with a question: answer, suggest, redirect or admit ignorance."""
@@ -242,15 +259,15 @@ class Matcher:
             return MatchResult(question, OUT_OF_SCOPE, (), area)
         if not self._mentions_law(compact):
             return MatchResult(question, NONE, ())
-        if best >= t.answer_threshold and (
-            len(matches) == 1 or best - matches[1].score >= t.margin
-        ):
+        clear_lead = len(matches) == 1 or best - matches[1].score >= t.margin
+        if best >= t.answer_threshold and clear_lead:
             return MatchResult(question, ANSWERED, tuple(matches))
         if best >= t.suggest_threshold:
             return MatchResult(question, SUGGEST, tuple(matches))
         return MatchResult(question, NONE, ())
 
     def _mentions_law(self, compact: str) -> bool:
-        """Whether the question names anything the knowledge base knows of (a keyword, a
-        topic, a vocabulary word). Without one, a high score is an accident of wording."""
-        return any(term in compact for term in self._lexicon)
+        """Whether the question shares any legal term's bigram with the knowledge base.
+        Without one, a high score is an accident of wording (a short question about
+        cooking can share two characters with an answer about leases)."""
+        return any(compact[i : i + 2] in self._lexicon for i in range(len(compact) - 1))
