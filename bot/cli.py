@@ -10,11 +10,13 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings, load_settings
+from faq.kb import KBError
 
 log = logging.getLogger("bot")
 
 NO_CHANNEL = (
-    "没有配置任何渠道：请设置 PUFA_TELEGRAM_TOKEN（Telegram 机器人令牌，可在 .env 中配置）后再运行"
+    "没有配置任何渠道：请设置 PUFA_TELEGRAM_TOKEN（Telegram 机器人令牌），或 PUFA_WECHAT_TOKEN、"
+    "PUFA_WECHAT_APPID、PUFA_WECHAT_SECRET（微信公众号），可在 .env 中配置，然后再运行"
     " `python bot.py run`；只想在本机试用请运行 `python bot.py chat`。"
 )
 
@@ -50,13 +52,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands contributed by feature modules (ask, kb, faq, ...)."""
-    from bot import cli_faq
+    from bot import cli_cases, cli_faq, cli_notice, cli_stats
 
-    return [cli_faq.register]
+    return [cli_faq.register, cli_stats.register, cli_cases.register, cli_notice.register]
 
 
 def configured_channels(settings: Settings) -> list[str]:
-    return ["telegram"] if settings.telegram_enabled else []
+    names = ["telegram"] if settings.telegram_enabled else []
+    if settings.wechat_enabled:
+        names.append("wechat")
+    return names
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args, settings)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except KBError as exc:
+        print(f"问答库有误，无法启动：{exc.errors[0]}（共 {len(exc.errors)} 处，运行 python bot.py kb check 查看）", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]

@@ -6,11 +6,12 @@ An invalid value must end the program with one clear line naming the variable, s
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -62,7 +63,6 @@ class Settings(BaseSettings):
     subscription_topics: CommaList = Field(
         default_factory=lambda: ["民法典", "宪法", "反诈", "平安建设", "妇女儿童权益"]
     )
-    log_level: str = "INFO"
 
     telegram_token: str | None = None
     telegram_api_url: str | None = None
@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = None
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    wechat_host: str = "127.0.0.1"
+    wechat_port: int = Field(default=8080, ge=1, le=65535)
+    wechat_path: str = "/wechat"
+    wechat_token: str | None = None
+    wechat_appid: str | None = None
+    wechat_secret: str | None = Field(default=None, validate_default=True)
+    wechat_aes_key: str | None = None
+    wechat_api_url: str = "https://api.weixin.qq.com"
 
     case_sla_hours: int = Field(default=48, ge=1, le=24 * 60)
     digest_time: str = "09:00"
@@ -135,6 +144,55 @@ class Settings(BaseSettings):
             value = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         return value
 
+    @field_validator("wechat_token")
+    @classmethod
+    def _wechat_token(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9]{3,32}", value):
+            raise ValueError("应为 3–32 位英文字母或数字（与公众号后台“令牌(Token)”一致）")
+        return value
+
+    @field_validator("wechat_secret")
+    @classmethod
+    def _wechat_complete(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The WeChat channel needs token, AppID and AppSecret together."""
+        given = {
+            "PUFA_WECHAT_TOKEN": info.data.get("wechat_token"),
+            "PUFA_WECHAT_APPID": info.data.get("wechat_appid"),
+            "PUFA_WECHAT_SECRET": value,
+        }
+        missing = [name for name, item in given.items() if not item]
+        if missing and len(missing) < len(given):
+            raise ValueError(
+                "启用微信公众号需要同时设置 PUFA_WECHAT_TOKEN、PUFA_WECHAT_APPID 和 "
+                f"PUFA_WECHAT_SECRET，缺少 {'、'.join(missing)}"
+            )
+        return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _wechat_aes_key(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+            raise ValueError("应为公众号后台的 43 位 EncodingAESKey（英文字母和数字）")
+        return value
+
+    @field_validator("wechat_path")
+    @classmethod
+    def _wechat_path(cls, value: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
+            raise ValueError("应为以 / 开头的路径，例如 /wechat")
+        return value
+
+    @field_validator("wechat_api_url")
+    @classmethod
+    def _wechat_api_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("应为 http(s):// 开头的地址，例如 https://api.weixin.qq.com")
+        return value.rstrip("/")
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -142,6 +200,10 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token and self.wechat_appid and self.wechat_secret)
 
 
 def load_settings(**overrides: object) -> Settings:

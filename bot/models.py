@@ -6,7 +6,7 @@ hold small structured data (conversation state, offered buttons, queued replies)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -114,9 +114,170 @@ class OutboxMessage(SQLModel, table=True):
 
 
 # --- consultations (issue 5): tables go here ------------------------------------------------
+class Case(SQLModel, table=True):
+    """A resident's consultation for the legal adviser.
+
+    `number` is ZS-<year>-<seq>; the unique (year, seq) pair is what keeps numbers unique
+    when two submissions race. Personal data (resident_name, description, photos, phone)
+    is cleared by `cases purge`; topic, community, status and times stay for the counts.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("year", "seq", name="uq_cases_year_seq"),
+        UniqueConstraint("number", name="uq_cases_number"),
+        Index("ix_cases_status_created", "status", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20)
+    year: int
+    seq: int
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    channel: str = Field(max_length=16)
+    resident_name: str | None = Field(default=None, max_length=128)
+    topic: str = Field(max_length=32)
+    community: str = Field(max_length=64)
+    description: str = Field(max_length=2000)
+    photos: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    phone: str | None = Field(default=None, max_length=20)
+    status: str = Field(default="new", max_length=16)  # new|claimed|answered|closed
+    adviser_id: int | None = Field(default=None, foreign_key="users.id")
+    awaiting_info: bool = Field(default=False)
+    rating: int | None = None
+    consent_at: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    first_answer_at: datetime | None = None
+    closed_at: datetime | None = None
+    anonymized_at: datetime | None = None
+
+
+class CaseEvent(SQLModel, table=True):
+    """One thing that happened to a case, with its time and actor: a status change, a
+    reply, a follow-up, a rating. `body`/`photos` carry the message, if any."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    kind: str = Field(max_length=16)
+    status_from: str | None = Field(default=None, max_length=16)
+    status_to: str | None = Field(default=None, max_length=16)
+    body: str | None = Field(default=None, max_length=2000)
+    photos: list | None = Field(default=None, sa_column=Column(JSON))
+
 
 
 # --- publicity: subscriptions, notices, schedules (issue 6): tables go here -----------------
+class Subscriber(SQLModel, table=True):
+    """A resident who receives notices. The community is `User.community` (shared with the
+    rest of the app); topics are rows of `subscription_topics`; `daily` is the opt-in to
+    the 每日一条民法典 series."""
+
+    __tablename__ = "subscribers"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    active: bool = Field(default=True)
+    daily: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SubscriptionTopic(SQLModel, table=True):
+    """One topic a subscriber chose (a name from PUFA_SUBSCRIPTION_TOPICS)."""
+
+    __tablename__ = "subscription_topics"
+    __table_args__ = (Index("ix_subscription_topics_topic", "topic"),)
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    topic: str = Field(max_length=32, primary_key=True)
+
+
+class Notice(SQLModel, table=True):
+    """What staff publish: text, an optional file (stored by path) and an audience
+    (all | topic | community | daily). `kb_entry` is set for 每日一条民法典 notices."""
+
+    __tablename__ = "notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    author_id: int | None = Field(default=None, foreign_key="users.id")
+    text: str = Field(max_length=4000)
+    attachment: dict | None = Field(default=None, sa_column=Column(JSON))
+    audience: str = Field(max_length=16)
+    audience_value: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=32)
+    kb_entry: str | None = Field(default=None, max_length=64, index=True)
+
+
+class Schedule(SQLModel, table=True):
+    """A scheduled push: once at `next_run_at`, or daily / weekly / monthly at `at_time`
+    (HH:MM in PUFA_TIMEZONE). The row is the source of truth; the scheduler's jobs are
+    rebuilt from these rows. `series` names a generated series (no fixed notice)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_status_next", "status", "next_run_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    notice_id: int | None = Field(default=None, foreign_key="notices.id")
+    series: str | None = Field(default=None, max_length=32)
+    campaign: str | None = Field(default=None, max_length=32)
+    author_id: int | None = Field(default=None, foreign_key="users.id")
+    kind: str = Field(max_length=16)  # once|daily|weekly|monthly
+    at_time: str | None = Field(default=None, max_length=5)
+    weekday: int | None = None  # 0 = Monday
+    day_of_month: int | None = None
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    status: str = Field(default="active", max_length=16)  # active|done|cancelled
+
+
+class Push(SQLModel, table=True):
+    """One sending of a notice (a 'send now' or one firing of a schedule), fanned out into
+    the outbox in one transaction. `run_key` is unique, so a resumed or repeated firing
+    can never fan out twice; its outbox rows lie in [first_outbox_id, last_outbox_id]."""
+
+    __tablename__ = "pushes"
+    __table_args__ = (
+        UniqueConstraint("run_key", name="uq_pushes_run_key"),
+        Index("ix_pushes_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    notice_id: int = Field(foreign_key="notices.id", index=True)
+    schedule_id: int | None = Field(default=None, foreign_key="schedules.id")
+    run_key: str = Field(max_length=64)
+    due_at: datetime
+    status: str = Field(default="queued", max_length=16)  # queued|done
+    recipients: int = 0
+    excluded: int = 0
+    first_outbox_id: int | None = None
+    last_outbox_id: int | None = None
+    finished_at: datetime | None = None
+
 
 
 # --- statistics: offline activities (issue 7): tables go here -------------------------------
+class Activity(SQLModel, table=True):
+    """An offline publicity activity recorded by staff (lecture, study session, touring
+    event, rule-of-law culture spot). `day` is a calendar date in PUFA_TIMEZONE; `kind` is
+    a key of bot.services.activities.KINDS."""
+
+    __tablename__ = "activities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    community: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=32)
+    attendance: int = Field(default=0)
+    notes: str | None = Field(default=None, max_length=1000)
+    created_by: str | None = Field(default=None, max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -11,6 +11,7 @@ import signal
 from bot.app import Services, build
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from bot.scheduler import PublicityScheduler
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,10 @@ def make_channel(name: str, services: Services):
         from bot.channels.telegram import TelegramChannel
 
         return TelegramChannel(services)
+    if name == "wechat":
+        from bot.channels.wechat import WeChatChannel
+
+        return WeChatChannel(services)
     raise ValueError(f"unknown channel {name!r}")
 
 
@@ -43,10 +48,15 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
         )
         for c in channels
     ]
+    scheduler = PublicityScheduler(services.engine, services.settings, services.faq)
     try:
+        await scheduler.start()
+        services.extra["scheduler"] = scheduler
         await stop.wait()
     finally:
         log.info("stopping")
+        services.extra.pop("scheduler", None)
+        scheduler.shutdown()
         for channel in channels:
             with contextlib.suppress(Exception):
                 await channel.stop()

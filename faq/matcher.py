@@ -79,6 +79,17 @@ class Tuning:
     min_term_entries: int = 5
 
 
+def _occurs_in_at_least(term: str, documents: list[str], count: int) -> bool:
+    """Whether `term` occurs in `count` documents (stops as soon as it does)."""
+    found = 0
+    for document in documents:
+        if term in document:
+            found += 1
+            if found >= count:
+                return True
+    return False
+
+
 class _BM25:
     """BM25 over entries with postings as numpy arrays (fast at 100x the real size)."""
 
@@ -175,7 +186,7 @@ class Matcher:
                 term
                 for term in terms
                 if (compact := normalize(term).replace(" ", "")) not in compact_key
-                and sum(compact in d for d in documents) >= needed
+                and _occurs_in_at_least(compact, documents, needed)
             )
             if kept:
                 shared.append((compact_key, kept))

@@ -9,8 +9,14 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, faq, start
+    from handlers import admin, adviser, consult, faq, publicity, start, stats
 
-    routers = [start.router, faq.router, admin.router]
-    # Feature routers are appended below, one line each.
-    return routers
+    return [
+        start.router,
+        faq.router,
+        admin.router,
+        stats.router,
+        consult.router,
+        adviser.router,
+        publicity.router,
+    ]

@@ -59,6 +59,9 @@ class ConsoleChannel:
             for message in outbox.pending(session, CHANNEL, user_id=user.id):
                 delivered.append(outbox.reply_of(message))
                 outbox.mark_sent(session, message)
+            offered = [b for reply in delivered for b in reply.buttons]
+            if offered:  # so that typing a number presses a button of a queued message
+                user.offered_buttons = [{"label": b.label, "payload": b.payload} for b in offered]
             session.commit()
         return delivered
 

@@ -1,0 +1,333 @@
+"""Publicity subcommands: `notice send|schedule|list|cancel` and `campaign list|add|daily`.
+
+They write the same rows as the chat commands. Notices sent from here are fanned out into
+the outbox at once and delivered by the running bot (`python bot.py run`); schedules are
+picked up by its scheduler within a sync interval (cancellations take effect at once:
+firing re-reads the row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.messages import Attachment
+from bot.timeutil import utcnow
+
+
+class UsageError(Exception):
+    """A bad argument; the message is shown as is."""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    notice = commands.add_parser("notice", help="普法通知：立即发送、定时发送、列表、取消")
+    actions = notice.add_subparsers(dest="notice_command", metavar="操作", required=True)
+
+    send = actions.add_parser("send", help="立即发送一条通知（先打印预览）")
+    _content_arguments(send)
+    send.add_argument("--dry-run", action="store_true", help="只预览和统计人数，不发送")
+    send.set_defaults(func=cmd_send)
+
+    schedule = actions.add_parser("schedule", help="定时发送：一次，或每天/每周/每月")
+    _content_arguments(schedule)
+    schedule.add_argument(
+        "--when",
+        required=True,
+        help="例如 “2026-03-15 09:00”“明天 09:00”“每天 08:00”“每周一 08:00”“每月1日 08:00”",
+    )
+    schedule.set_defaults(func=cmd_schedule)
+
+    listing = actions.add_parser("list", help="列出定时推送和最近的发送（含送达统计）")
+    listing.add_argument("--limit", type=int, default=20, help="最近发送的条数（默认 20）")
+    listing.set_defaults(func=cmd_list)
+
+    cancel = actions.add_parser("cancel", help="取消一个定时推送")
+    cancel.add_argument("id", help="定时推送编号（notice list 中的 #编号）")
+    cancel.set_defaults(func=cmd_cancel)
+
+    campaign = commands.add_parser("campaign", help="宣传日历：把宣传日安排为推送；每日一条民法典")
+    steps = campaign.add_subparsers(dest="campaign_command", metavar="操作", required=True)
+    steps.add_parser("list", help="列出宣传日和下次日期").set_defaults(func=cmd_campaign_list)
+    add = steps.add_parser("add", help="把一个宣传日安排为定时推送")
+    add.add_argument("day", help="宣传日，例如 0315、3·15、12-4、宪法")
+    add.add_argument("--time", default=None, help="推送时刻 HH:MM（默认 09:00）")
+    add.add_argument("--author", help="作者（渠道:用户ID），推送后收到送达报告")
+    add.set_defaults(func=cmd_campaign_add)
+    daily = steps.add_parser("daily", help="查看、开启、停止每日一条民法典或修改时刻")
+    daily.add_argument("--time", help="每天推送的时刻 HH:MM")
+    switch = daily.add_mutually_exclusive_group()
+    switch.add_argument("--on", action="store_true", help="开启")
+    switch.add_argument("--off", action="store_true", help="停止")
+    daily.set_defaults(func=cmd_campaign_daily)
+
+
+def _content_arguments(parser: argparse.ArgumentParser) -> None:
+    text = parser.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="通知内容")
+    text.add_argument("--text-file", help="从 UTF-8 文本文件读取通知内容")
+    media = parser.add_mutually_exclusive_group()
+    media.add_argument("--image", help="附加一张图片（服务器上的路径）")
+    media.add_argument("--document", help="附加一个文件（服务器上的路径）")
+    audience = parser.add_mutually_exclusive_group()
+    audience.add_argument("--all", action="store_true", help="全部订阅者（默认）")
+    audience.add_argument("--topic", help="订阅某个主题的居民")
+    audience.add_argument("--community", help="某个社区的订阅者")
+    parser.add_argument(
+        "--author", help="作者（渠道:用户ID，例如 telegram:123），完成后收到送达报告"
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _engine(settings: Settings):
+    from bot import db
+
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine)
+    return engine
+
+
+def _run(func, args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return func(args, settings)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+def _text(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return args.text
+    try:
+        return Path(args.text_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"无法读取 {args.text_file}：{exc}") from None
+
+
+def _attachment(args: argparse.Namespace) -> Attachment | None:
+    path = args.image or args.document
+    if path is None:
+        return None
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise UsageError(f"找不到或无法读取附件：{path}")
+    kind = "image" if args.image else "document"
+    return Attachment(kind, os.path.basename(path), path=os.path.abspath(path))
+
+
+def _audience(args: argparse.Namespace, settings: Settings):
+    from bot.services.publicity import Audience
+
+    if args.topic:
+        audience = Audience("topic", args.topic)
+    elif args.community:
+        audience = Audience("community", args.community)
+    else:
+        audience = Audience("all")
+    problem = audience.problem(settings)
+    if problem:
+        raise UsageError(problem)
+    return audience
+
+
+def _author(session: Session, ref: str | None):
+    from bot.services import users
+
+    if not ref:
+        return None
+    user = users.find_by_ref(session, ref)
+    if user is None:
+        raise UsageError(f"找不到用户 {ref}（应写成 渠道:用户ID，且此人用过机器人）")
+    return user
+
+
+def _draft(session: Session, args: argparse.Namespace, settings: Settings):
+    from bot.services import publicity
+
+    try:
+        return publicity.create_notice(
+            session,
+            text=_text(args),
+            audience=_audience(args, settings),
+            author=_author(session, args.author),
+            attachment=_attachment(args),
+            now=utcnow(),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_preview(session: Session, notice) -> None:
+    from bot.channels.console import render
+    from bot.services import publicity
+
+    audience = publicity.audience_of(notice)
+    reachable, unreachable = publicity.count_audience(session, audience)
+    print("—— 居民将收到 ——")
+    print(render(publicity.notice_reply(notice)))
+    extra = f"（另有 {unreachable} 人已无法送达）" if unreachable else ""
+    print(f"—— 发送对象：{audience.label()}，现有 {reachable} 人{extra}")
+
+
+# --- notice ----------------------------------------------------------------------------------
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(_send, args, settings)
+
+
+def _send(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import publicity
+
+    with Session(_engine(settings)) as session:
+        notice = _draft(session, args, settings)
+        _print_preview(session, notice)
+        if args.dry_run:
+            print("（--dry-run：没有发送）")
+            return 0
+        if publicity.count_audience(session, publicity.audience_of(notice))[0] == 0:
+            raise UsageError("发送对象目前没有人，没有发送。")
+        push = publicity.send_now(session, notice, now=utcnow(), channel="cli")
+        session.commit()
+        print(
+            f"通知 #{notice.id} 已排入发送队列，共 {push.recipients} 人；由运行中的机器人按限速发送。"
+        )
+        if notice.author_id is None:
+            print(
+                "未指定 --author，不会有聊天中的送达报告；可用 python bot.py notice list 查看统计。"
+            )
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(_schedule, args, settings)
+
+
+def _schedule(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.models import User
+    from bot.services import schedules
+
+    now = utcnow()
+    try:
+        when = schedules.parse_when(args.when, now, settings.zone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with Session(_engine(settings)) as session:
+        notice = _draft(session, args, settings)
+        _print_preview(session, notice)
+        author = session.get(User, notice.author_id) if notice.author_id else None
+        schedule = schedules.create(
+            session, notice=notice, when=when, author=author, now=now, zone=settings.zone
+        )
+        session.commit()
+        print(f"已定时：{schedules.summary(session, schedule, settings.zone)}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import publicity, schedules
+
+    zone = settings.zone
+    with Session(_engine(settings)) as session:
+        rows = schedules.active(session)
+        print(f"定时推送（{len(rows)} 个）：" if rows else "没有进行中的定时推送。")
+        for row in rows:
+            print(f"  {schedules.summary(session, row, zone)}")
+        pushes = publicity.recent_pushes(session, args.limit)
+        print(f"最近的发送（{len(pushes)} 次）：" if pushes else "还没有发送过通知。")
+        for push, notice in pushes:
+            counts = publicity.push_counts(session, push)
+            waiting = counts.get("pending", 0) + counts.get("sending", 0)
+            state = "已完成" if push.status == "done" else f"发送中（待发 {waiting}）"
+            print(
+                f"  push {push.id} · 通知 #{notice.id}「{publicity.notice_title(notice)}」"
+                f" · {push.due_at.astimezone(zone):%Y-%m-%d %H:%M} · {state} · 共 {push.recipients} 人："
+                f"送达 {counts.get('sent', 0)}，失败 {counts.get('failed', 0)}，"
+                f"无法送达 {counts.get('unreachable', 0)}，状态不明 {counts.get('in_doubt', 0)}"
+            )
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.models import Schedule
+    from bot.services import schedules
+
+    raw = str(args.id).lstrip("#")
+    with Session(_engine(settings)) as session:
+        schedule = session.get(Schedule, int(raw)) if raw.isdigit() else None
+        if schedule is None or schedule.status != "active":
+            print(f"没有进行中的定时推送 #{raw}。", file=sys.stderr)
+            return 1
+        schedules.cancel(session, schedule)
+        session.commit()
+    print(f"已取消定时推送 #{raw}。")
+    return 0
+
+
+# --- campaign --------------------------------------------------------------------------------
+def cmd_campaign_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import observances
+
+    for observance, moment in observances.upcoming(utcnow(), settings.zone):
+        topic = observance.topic if observance.topic in settings.subscription_topics else "全部"
+        print(
+            f"{observance.key}  {moment.astimezone(settings.zone):%Y-%m-%d}  {observance.name}（对象：{topic}）"
+        )
+    return 0
+
+
+def cmd_campaign_add(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(_campaign_add, args, settings)
+
+
+def _campaign_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import observances
+    from bot.services import schedules
+
+    observance = observances.find(args.day)
+    if observance is None:
+        keys = "、".join(f"{o.key} {o.name}" for o in observances.OBSERVANCES)
+        raise UsageError(f"没有找到宣传日“{args.day}”。可选：{keys}")
+    try:
+        at_time = schedules.parse_clock(args.time) if args.time else observances.CAMPAIGN_TIME
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with Session(_engine(settings)) as session:
+        schedule, created = schedules.schedule_campaign(
+            session,
+            observance,
+            settings=settings,
+            author=_author(session, args.author),
+            now=utcnow(),
+            at_time=at_time,
+        )
+        session.commit()
+        summary = schedules.summary(session, schedule, settings.zone)
+    print(f"{'已安排' if created else '已经安排过了'}：{summary}")
+    return 0
+
+
+def cmd_campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(_campaign_daily, args, settings)
+
+
+def _campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import publicity, schedules
+
+    try:
+        at_time = schedules.parse_clock(args.time) if args.time else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    now = utcnow()
+    with Session(_engine(settings)) as session:
+        series = schedules.ensure_daily_series(
+            session, now=now, zone=settings.zone, at_time=at_time, reactivate=args.on
+        )
+        if args.off and series.status == "active":
+            schedules.cancel(session, series)
+        session.commit()
+        people = publicity.count_audience(session, publicity.Audience("daily"))[0]
+        state = f"运行中，每天 {series.at_time}" if series.status == "active" else "已停止"
+    print(f"每日一条民法典（#{series.id}）：{state}；开启它的订阅者 {people} 人。")
+    return 0
