@@ -26,14 +26,9 @@ DEV_SET = SHARED / "eval" / "dev.jsonl"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
-def postgres_url() -> str:
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
-    return TEST_DATABASE_URL
-
-
 def _run_admin_sql(statement: str) -> None:
-    admin = db.make_engine(postgres_url())
+    """Run one statement on the PostgreSQL server named by TEST_DATABASE_URL."""
+    admin = db.make_engine(TEST_DATABASE_URL)
     with admin.begin() as connection:
         connection.execute(text(statement))
     admin.dispose()

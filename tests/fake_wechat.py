@@ -282,3 +282,19 @@ class FakeWeChatApi:
                     self._answer({"errcode": 40004, "errmsg": f"no such API {path}"})
 
         return Handler
+
+
+def wechat_settings(database_url: str, api_url: str, admins: list[str]):
+    """Settings for a bot whose WeChat channel talks to the fake API (safe mode key set)."""
+    from bot.config import Settings
+
+    return Settings(
+        database_url=database_url,
+        admins=admins,
+        wechat_token=TOKEN,
+        wechat_appid=APPID,
+        wechat_secret=SECRET,
+        wechat_aes_key=AES_KEY,
+        wechat_api_url=api_url,
+        _env_file=None,
+    )

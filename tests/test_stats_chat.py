@@ -137,8 +137,8 @@ def _button(user: str, payload: str):
     return Incoming(channel="console", user_id=user, kind="button", payload=payload)
 
 
-def test_list_edit_and_delete_activities(harness: Harness, engine):
-    clerk = make_staff(harness)
+def record_lecture(harness: Harness, clerk: str) -> None:
+    """Record a 宪法学习会 on 2026-06-01 with 45 attendees through the /activity dialogue."""
     for line in (
         "/activity add",
         "2026-06-01",
@@ -151,6 +151,11 @@ def test_list_edit_and_delete_activities(harness: Harness, engine):
         "保存",
     ):
         harness.say(clerk, line)
+
+
+def test_list_edit_and_delete_activities(harness: Harness, engine):
+    clerk = make_staff(harness)
+    record_lecture(harness, clerk)
     (saved,) = _activities(engine)
     listed = texts(harness.say(clerk, "/activity list 2026"))
     assert "线下活动 1 次，参与 45 人次" in listed and "宪法学习会" in listed
@@ -174,18 +179,7 @@ def test_list_edit_and_delete_activities(harness: Harness, engine):
 
 def test_a_resident_cannot_press_activity_buttons(harness: Harness, engine):
     clerk = make_staff(harness)
-    for line in (
-        "/activity add",
-        "2026-06-01",
-        "学法",
-        "宪法学习会",
-        "跳过",
-        "宪法",
-        "45",
-        "跳过",
-        "保存",
-    ):
-        harness.say(clerk, line)
+    record_lecture(harness, clerk)
     (saved,) = _activities(engine)
     reply = harness.services.dispatcher.handle(_button("resident", f"act:del:{saved.id}"))
     assert "只有工作人员" in texts(reply)

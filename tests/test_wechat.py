@@ -16,7 +16,6 @@ from sqlmodel import Session, func, select
 from bot import ledger
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.dispatcher import TEXT_STALE_BUTTON, TEXT_UNKNOWN_COMMAND
 from bot.messages import Button, Reply
@@ -30,6 +29,7 @@ from tests.fake_wechat import (
     FakeWeChatApi,
     WeChatSigner,
     message_xml,
+    wechat_settings,
 )
 
 PLAIN = WeChatSigner()
@@ -45,16 +45,7 @@ def fake_api():
 
 @pytest.fixture
 def wechat_services(database_url, engine, faq_store, fake_api):
-    settings = Settings(
-        database_url=database_url,
-        admins=["wechat:oAdmin"],
-        wechat_token=TOKEN,
-        wechat_appid=APPID,
-        wechat_secret=SECRET,
-        wechat_aes_key=AES_KEY,
-        wechat_api_url=fake_api.url,
-        _env_file=None,
-    )
+    settings = wechat_settings(database_url, fake_api.url, ["wechat:oAdmin"])
     return build(settings, engine=engine, faq=faq_store, migrate=False)
 
 

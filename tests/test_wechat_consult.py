@@ -12,19 +12,16 @@ from sqlmodel import Session, select
 
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.config import Settings
 from bot.delivery import DeliveryWorker
 from bot.models import Case, LedgerEvent
 from bot.services import consultations as cases
 from tests.conftest import Harness, texts
 from tests.fake_wechat import (
     AES_KEY,
-    APPID,
-    SECRET,
-    TOKEN,
     FakeWeChatApi,
     WeChatSigner,
     message_xml,
+    wechat_settings,
 )
 
 RESIDENT = "oResidentWang"
@@ -39,16 +36,7 @@ def fake_api():
 
 @pytest.fixture
 def wechat_services(database_url, engine, faq_store, fake_api):
-    settings = Settings(
-        database_url=database_url,
-        admins=["console:admin"],
-        wechat_token=TOKEN,
-        wechat_appid=APPID,
-        wechat_secret=SECRET,
-        wechat_aes_key=AES_KEY,
-        wechat_api_url=fake_api.url,
-        _env_file=None,
-    )
+    settings = wechat_settings(database_url, fake_api.url, ["console:admin"])
     return build(settings, engine=engine, faq=faq_store, migrate=False)
 
 
