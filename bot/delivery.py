@@ -28,7 +28,6 @@ channel for that long. Time is read through a `Clock` so tests run on a fake one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import math
@@ -162,6 +161,7 @@ class DeliveryWorker:
         self.batch = batch
         self.after_batch = after_batch
         self._slots = asyncio.Semaphore(self.max_in_flight)
+        self.wake = asyncio.Event()  # set when rows were queued: look now, not at the poll
         # Its own threads, so close() can wait for database work under way.
         self._threads = ThreadPoolExecutor(self.max_in_flight + 1, f"deliver-{self.channel}")
 
@@ -194,16 +194,25 @@ class DeliveryWorker:
         await self._db(self.recover)
         try:
             while not stop.is_set():
+                self.wake.clear()  # before looking: rows queued from now on wake the idle wait
                 try:
                     attempted = await self.run_once(stop)
                 except SQLAlchemyError:
                     log.exception("%s: database error in the delivery loop", self.channel)
                     attempted = 0
                 if not attempted:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), POLL_SECONDS)
+                    await self._idle(stop)
         finally:
             await asyncio.to_thread(self.close)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for the next poll, for rows being queued (`wake`) or for `stop`."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def drain(self) -> int:
         """Send until nothing is pending, waiting (on the clock) for delayed retries.
@@ -283,7 +292,7 @@ class DeliveryWorker:
             message = session.get(OutboxMessage, message_id)
             user = session.get(User, message.user_id)
             session.commit()
-            return user.external_id, outbox.reply_of(message)
+            return message.chat_id or user.external_id, outbox.reply_of(message)
 
     def _record(self, message_id: int, outcome: DeliveryOutcome) -> None:
         with Session(self.engine) as session:

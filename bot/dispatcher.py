@@ -9,7 +9,7 @@ committed together, with one ledger row for the message and one per reply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -19,9 +19,16 @@ from bot.config import Settings
 from bot.messages import MAX_INPUT_CHARS, Button, Incoming, Reply, as_replies
 from bot.models import ConversationState, User
 from bot.routing import Command, Context, Handler, Router
+from bot.runtime.inbox import LeaseLost
 from bot.services import users
 
 log = logging.getLogger(__name__)
+
+BeforeCommit = Callable[[Session, User, list[Reply]], None]
+
+
+class NotRecorded(Exception):
+    """Neither the message nor its failure could be written (the database is unavailable)."""
 
 TEXT_EMPTY = "没有收到内容哦。请直接输入您想问的法律问题，或发送 /help 查看使用方法。"
 TEXT_TOO_LONG = "您的消息有 {n} 字，超过了 {limit} 字的上限。请精简后再发，或分几条发送。"
@@ -80,16 +87,32 @@ class Dispatcher:
         ]
 
     # --- handling --------------------------------------------------------------------
-    def handle(self, incoming: Incoming) -> list[Reply]:
-        """Handle one message and return the replies for its sender (never raises)."""
+    def handle(
+        self, incoming: Incoming, *, before_commit: BeforeCommit | None = None
+    ) -> list[Reply]:
+        """Handle one message and return the replies for its sender.
+
+        `before_commit(session, user, replies)` runs inside the transaction, just before it
+        commits (durable intake queues the replies and marks the stored update done there,
+        so all of it commits together). Without it this never raises; with it, a failure that
+        could not even be recorded raises NotRecorded, so the stored update is tried again.
+        """
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 replies = self._handle_in(session, incoming)
+                if before_commit is not None:
+                    before_commit(session, self._user_of(session, incoming), replies)
                 session.commit()
                 return replies
+        except LeaseLost:
+            raise
         except Exception:
             log.exception("handler failed for %s:%s", incoming.channel, incoming.user_id)
-        return self._handle_failure(incoming)
+        return self._handle_failure(incoming, before_commit)
+
+    @staticmethod
+    def _user_of(session: Session, incoming: Incoming) -> User:
+        return users.find(session, incoming.channel, incoming.user_id)
 
     def _handle_in(self, session: Session, incoming: Incoming) -> list[Reply]:
         user = users.touch(
@@ -109,7 +132,9 @@ class Dispatcher:
             ledger.record(session, ledger.OUT_REPLY, channel=incoming.channel, user=user)
         return replies
 
-    def _handle_failure(self, incoming: Incoming) -> list[Reply]:
+    def _handle_failure(
+        self, incoming: Incoming, before_commit: BeforeCommit | None = None
+    ) -> list[Reply]:
         """Record the message that failed (so it is counted and not lost) and apologise."""
         reply = Reply(TEXT_ERROR)
         try:
@@ -124,9 +149,15 @@ class Dispatcher:
                     user=user,
                     ref=(incoming.text or incoming.payload or incoming.kind)[:64],
                 )
+                if before_commit is not None:
+                    before_commit(session, user, [reply])
                 session.commit()
-        except Exception:
+        except LeaseLost:
+            raise
+        except Exception as exc:
             log.exception("could not record the failed message either")
+            if before_commit is not None:
+                raise NotRecorded(str(exc)) from exc
         return [reply]
 
     def _press_offered_digit(self, user: User, incoming: Incoming) -> Incoming:

@@ -7,12 +7,14 @@ only these types. Everything here is plain data so it can be stored (outbox) and
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 MessageKind = Literal["text", "button", "image", "voice", "file", "sticker", "location", "event"]
 
 MAX_INPUT_CHARS = 2000
+MAX_QUEUED_FILE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,23 @@ class Reply:
     attachment: Attachment | None = None
 
     def to_dict(self) -> dict:
-        """A JSON-safe form for the outbox (attachments are stored by path only)."""
+        """A JSON-safe form for the outbox: a file on disk by its path, a small file made
+        in memory (a chart) as base64, so any process can send it."""
         data = asdict(self)
-        if self.attachment is not None and self.attachment.path is None:
-            raise ValueError("only attachments stored on disk can be queued")
-        if data["attachment"] is not None:
-            data["attachment"].pop("data", None)
+        attachment = data["attachment"]
+        if attachment is not None:
+            content = attachment.pop("data", None)
+            if self.attachment.path is None:
+                if content is None or len(content) > MAX_QUEUED_FILE_BYTES:
+                    raise ValueError("only attachments on disk or under 5 MB can be queued")
+                attachment["data_b64"] = base64.b64encode(content).decode("ascii")
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Reply:
-        attachment = data.get("attachment")
+        attachment = dict(data.get("attachment") or {})
+        if "data_b64" in attachment:
+            attachment["data"] = base64.b64decode(attachment.pop("data_b64"))
         return cls(
             text=data["text"],
             buttons=tuple(Button(**b) for b in data.get("buttons", ())),

@@ -105,6 +105,7 @@ class OutboxMessage(SQLModel, table=True):
     channel: str = Field(max_length=16)
     source: str = Field(max_length=64)
     dedup_key: str = Field(max_length=160)
+    chat_id: str | None = Field(default=None, max_length=128)  # a group, not the user's chat
     reply: dict = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)  # pending|sent|failed|unreachable
     attempts: int = 0
@@ -281,3 +282,50 @@ class Activity(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=160)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- durable intake: received updates and WeChat request nonces (issue 14) ------------------
+class InboxUpdate(SQLModel, table=True):
+    """One update received from a platform, stored before the platform is told it arrived.
+
+    `key` is the platform's own id (Telegram update_id, WeChat MsgId or FromUserName +
+    CreateTime + Event), unique per channel, so a redelivered update is stored once.
+    `user_key` orders one user's updates: only the oldest unfinished one of a user is
+    handled at a time. Status: pending → handling (claimed by `owner` until `lease_until`)
+    → done | skipped (could not be parsed or failed MAX_ATTEMPTS times). `passive` keeps
+    the text a WeChat retry is answered with."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "key", name="uq_inbox_channel_key"),
+        Index("ix_inbox_status_id", "status", "id"),
+        Index("ix_inbox_user_status", "channel", "user_key", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=160)
+    user_key: str = Field(max_length=160)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    attempts: int = 0
+    not_before: datetime | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    handled_at: datetime | None = None
+    passive: str | None = Field(default=None, max_length=4000)
+    error: str | None = Field(default=None, max_length=500)
+
+
+class WeChatNonce(SQLModel, table=True):
+    """A (timestamp, nonce) pair of a signed WeChat request, kept while its timestamp is
+    inside the accepted window, so a replayed query string is refused in every process."""
+
+    __tablename__ = "wechat_nonces"
+    __table_args__ = (UniqueConstraint("timestamp", "nonce", name="uq_wechat_nonce"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    timestamp: int
+    nonce: str = Field(max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, index=True)

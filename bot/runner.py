@@ -39,14 +39,14 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
         loop.add_signal_handler(signal.SIGHUP, lambda: _reload(services))
 
     channels = [make_channel(name, services) for name in names]
-    for channel in channels:
+    delivery = [DeliveryWorker(services.engine, c.sender) for c in channels]
+    for channel, worker in zip(channels, delivery, strict=True):
+        channel.on_queued = worker.wake.set  # a queued answer is sent at once, not at the poll
         await channel.start()
         log.info("channel %s started", channel.name)
     workers = [
-        asyncio.create_task(
-            DeliveryWorker(services.engine, c.sender).run(stop), name=f"deliver-{c.name}"
-        )
-        for c in channels
+        asyncio.create_task(worker.run(stop), name=f"deliver-{worker.channel}")
+        for worker in delivery
     ]
     scheduler = PublicityScheduler(services.engine, services.settings, services.faq)
     try:

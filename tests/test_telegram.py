@@ -1,14 +1,18 @@
 """The Telegram channel: translation and rendering with PTB's own objects, offline.
 
-Updates go through `Application.process_update`; the bot talks to the fake Bot API on
+Updates go the way live ones do: stored in the inbox, handled by the inbox worker, the
+replies sent from the outbox by the delivery worker; the bot talks to the fake Bot API on
 127.0.0.1, which records every call. Polling and webhook start-ups run against it too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -29,9 +33,12 @@ from bot.channels.telegram_format import (
     utf16_len,
 )
 from bot.config import ConfigError, Settings
+from bot.delivery import DeliveryWorker
 from bot.messages import Attachment, Button, Reply
 from bot.models import LedgerEvent, User
 from bot.routing import Router
+from bot.runtime import inbox
+from bot.timeutil import utcnow
 from handlers.faq import result_replies
 from handlers.start import MAIN_MENU
 from tests.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
@@ -66,14 +73,58 @@ def tg_services(database_url, fake, engine, faq_store):
 async def channel(tg_services):
     """A channel whose application is initialized (getMe done) but not receiving."""
     channel = TelegramChannel(tg_services)
-    channel.reply_backoff = 0.01
     await channel.application.initialize()
     yield channel
     await channel.application.shutdown()
 
 
+class SkipClock:
+    """Real time, except that the delivery worker's waits between retries are skipped."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def now(self):
+        return utcnow() + timedelta(seconds=self.skipped)
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    async def sleep(self, seconds: float) -> None:
+        self.skipped += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def live(channel: TelegramChannel):
+    """The channel receiving, as `bot.py run` runs it: with its delivery worker."""
+    stop = asyncio.Event()
+    worker = DeliveryWorker(channel.services.engine, channel.sender)
+    channel.on_queued = worker.wake.set
+    await channel.start()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield channel
+    finally:
+        stop.set()
+        await task
+        await channel.stop()
+
+
 async def feed(channel: TelegramChannel, update: dict) -> None:
-    await channel.application.process_update(Update.de_json(update, channel.bot))
+    """As from polling or the webhook: stored, handled, the replies delivered."""
+    await channel.receive([update])
+    await settle(channel)
+
+
+async def settle(channel: TelegramChannel) -> None:
+    """Handle what is due in the inbox and deliver what that queued."""
+    await channel.worker.drain()
+    worker = DeliveryWorker(channel.services.engine, channel.sender, clock=SkipClock())
+    try:
+        await worker.drain()
+    finally:
+        await asyncio.to_thread(worker.close)
 
 
 def ledger_count(engine, kind: str) -> int:
@@ -344,22 +395,40 @@ async def test_flood_control_is_waited_out_and_retried(channel, fake):
     assert accepted.at - refused.at >= 1.0  # not before Telegram said
 
 
-async def test_an_error_in_one_update_is_logged_and_the_next_is_handled(channel, fake, caplog):
+async def test_an_error_in_one_update_is_logged_retried_and_order_kept(channel, fake, caplog):
     real_handle = channel.dispatcher.handle
     calls = []
 
-    def flaky(incoming):
+    def flaky(incoming, **options):
         calls.append(incoming)
         if len(calls) == 1:
             raise RuntimeError("boom")
-        return real_handle(incoming)
+        return real_handle(incoming, **options)
 
     channel.dispatcher.handle = flaky
     with caplog.at_level(logging.ERROR):
         await feed(channel, fake.text_update(CHAT, "/start"))
         await feed(channel, fake.text_update(CHAT, "/help"))
     assert any("failed" in r.getMessage() and r.exc_info for r in caplog.records)
-    assert "使用方法" in fake.messages_to(CHAT)[-1].text
+    assert fake.messages_to(CHAT) == []  # /help waits for /start: one user's order is kept
+    assert inbox.backlog(channel.services.engine, "telegram") == 2
+    await asyncio.sleep(2.1)  # the failed update's first retry is due after 2 s
+    await settle(channel)
+    texts = [m.text for m in fake.messages_to(CHAT)]
+    assert len(texts) == 2 and "普法助手" in texts[0] and "使用方法" in texts[1]
+    assert inbox.backlog(channel.services.engine, "telegram") == 0
+
+
+async def test_an_update_the_library_cannot_parse_is_skipped_once(channel, fake, caplog):
+    poison = fake.text_update(CHAT, "/start")
+    poison["message"]["date"] = "not a date"
+    with caplog.at_level(logging.ERROR):
+        await feed(channel, poison)
+        await feed(channel, fake.text_update(CHAT + 1, "/help"))
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and str(poison["update_id"]) in skipped[0].getMessage()
+    assert "使用方法" in fake.messages_to(CHAT + 1)[0].text
+    assert inbox.backlog(channel.services.engine) == 0
 
 
 # --- the sender (outbox) ----------------------------------------------------------------------------
@@ -432,8 +501,7 @@ async def test_the_fake_server_also_runs_in_a_process_of_its_own(database_url, e
         settings = telegram_settings(database_url, remote)
         services = build(settings, engine=engine, faq=faq_store, migrate=False)
         channel = TelegramChannel(services, rate_limited=False)
-        await channel.start()
-        try:
+        async with live(channel):
             remote.push(remote.text_update(CHAT, "/start"))
             (welcome,) = await asyncio.to_thread(remote.wait_for_messages, CHAT, 1)
             assert [data for _, data in welcome.buttons] == [b.payload for b in MAIN_MENU]
@@ -442,23 +510,18 @@ async def test_the_fake_server_also_runs_in_a_process_of_its_own(database_url, e
             assert (outcome.status, outcome.retry_after) == ("retry", 3.0)
             assert [a.status for a in remote.attempts_to(CHAT)] == [200, 429]
             assert remote.chat_count() == 1 and remote.call_count("sendMessage") == 2
-        finally:
-            await channel.stop()
 
 
 # --- starting and stopping ------------------------------------------------------------------------
 async def test_polling_sets_the_chinese_menu_and_answers(tg_services, fake):
     channel = TelegramChannel(tg_services)
-    await channel.start()
-    try:
+    async with live(channel):
         menu = {c["command"]: c["description"] for c in fake.commands["default"]}
         assert menu["start"] == "开始使用 / 主菜单" and menu["help"] == "使用帮助"
         assert "grant" not in menu  # residents' menu only
         fake.push(fake.text_update(CHAT, "/start"))
         (message,) = await asyncio.to_thread(fake.wait_for_messages, CHAT, 1)
         assert "普法助手" in message.text
-    finally:
-        await channel.stop()
     assert not channel.application.running
     assert fake.calls("getUpdates")[-1]["timeout"] == 0  # the last fetch was confirmed
 
@@ -472,15 +535,12 @@ async def test_each_users_updates_are_handled_in_order(tg_services, fake):
 
     tg_services.dispatcher.include(router)
     channel = TelegramChannel(tg_services, rate_limited=False)
-    await channel.start()
-    try:
+    async with live(channel):
         for n in range(8):
             fake.push(fake.text_update(1001, f"/echo a{n}"))
             fake.push(fake.text_update(1002, f"/echo b{n}"))
         first = await asyncio.to_thread(fake.wait_for_messages, 1001, 8)
         second = await asyncio.to_thread(fake.wait_for_messages, 1002, 8)
-    finally:
-        await channel.stop()
     assert [m.text for m in first] == [f"a{n}" for n in range(8)]
     assert [m.text for m in second] == [f"b{n}" for n in range(8)]
 
@@ -495,8 +555,7 @@ async def test_webhook_mode_receives_with_the_secret_token(database_url, fake, e
         telegram_webhook_secret="s3cret-token",
     )
     channel = TelegramChannel(build(settings, engine=engine, faq=faq_store, migrate=False))
-    await channel.start()
-    try:
+    async with live(channel):
         assert fake.webhook == {
             "url": f"http://127.0.0.1:{port}/telegram/hook",
             "secret": "s3cret-token",
@@ -513,8 +572,6 @@ async def test_webhook_mode_receives_with_the_secret_token(database_url, fake, e
         assert forged.status_code == 403
         assert fake.webhook_responses == [200]
         assert len(fake.messages_to(CHAT)) == 1  # the forged update was not handled
-    finally:
-        await channel.stop()
 
 
 async def test_a_generated_secret_is_used_when_none_is_configured(database_url, fake):

@@ -6,34 +6,45 @@ with inline keyboards (button payloads are the callback data), split at paragrap
 when longer than Telegram allows, and files as photos or documents (the translation and
 rendering themselves are in `telegram_format`). No business logic here.
 
-Receiving: long polling by default, a webhook when PUFA_TELEGRAM_WEBHOOK_URL is set (PTB's
-webhook server checks the secret token; one is generated when none is configured).
+Receiving is durable (bot.runtime.inbox): long polling fetches raw updates and moves the
+offset (which confirms them to Telegram) only past updates already stored; a webhook (when
+PUFA_TELEGRAM_WEBHOOK_URL is set; our own Starlette route checks the secret token, one is
+generated when none is configured) answers 200 only after storing. The inbox worker then
+handles stored updates, one user's in order, and the replies go into the outbox in the same
+transaction, so nothing is answered-but-unsent or lost at a crash. An update the library
+cannot parse is set aside and logged once; polling errors back off instead of spinning.
 PUFA_TELEGRAM_API_URL points the bot at a self-hosted Bot API server (or a test fake).
 
 Telegram's limits: `TelegramRateLimiter` (PTB's AIORateLimiter: 30 messages/s overall, 20/min
 per group, RetryAfter waited out and retried) plus about one message per second per private
-chat (bursts of three allowed, so a long answer in parts is not held back). Updates are handled
-concurrently across users but in order for each user (`UserOrderedProcessor`).
+chat (bursts of three allowed, so a long answer in parts is not held back).
 
-Failures: a user who blocked the bot (Forbidden) is marked unreachable, which is not an error;
-network errors are retried with backoff; anything else is logged by the error handler and the
-application keeps running. For queued messages (outbox) the `TelegramSender` maps the same
-errors to `DeliveryOutcome`s and lets the delivery worker retry.
+Failures: a user who blocked the bot (Forbidden) is marked unreachable, which is not an error.
+The `TelegramSender` maps Telegram's answers to `DeliveryOutcome`s and the delivery worker
+retries transient ones.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hmac
+import json
 import logging
 import re
 import secrets
 import warnings
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
 from aiolimiter import AsyncLimiter
 from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from telegram import BotCommand, CallbackQuery, Update
 from telegram.error import (
     BadRequest,
@@ -44,20 +55,12 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    BaseUpdateProcessor,
-    ContextTypes,
-    ExtBot,
-    TypeHandler,
-)
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import AIORateLimiter, Application, ExtBot
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.channels.base import DeliveryOutcome
 from bot.channels.telegram_format import (
     CHANNEL,
-    Part,
     addressed_elsewhere,
     incoming_from_update,
     plan,
@@ -65,7 +68,10 @@ from bot.channels.telegram_format import (
 )
 from bot.config import ConfigError
 from bot.messages import Reply
-from bot.services import users
+from bot.runtime import inbox
+from bot.runtime.http import HttpServer, listen
+from bot.runtime.inbox import InboxWorker
+from bot.services import outbox, users
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +79,6 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 POLL_TIMEOUT_SECONDS = 25
 DEFAULT_CONCURRENCY = 16
 RATE_LIMIT_RETRIES = 3  # RetryAfter waited out and retried this often by the rate limiter
-REPLY_ATTEMPTS = 4  # an answer's message is tried this often on network errors
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 COMMAND_PATTERN = re.compile(r"[a-z0-9_]{1,32}")
 
@@ -148,37 +153,6 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-
-class UserOrderedProcessor(BaseUpdateProcessor):
-    """Handle up to `max_concurrent_updates` updates at once, but one user's updates one at
-    a time and in arrival order (their conversation state and replies depend on order)."""
-
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
-        self._locks = KeyedLocks()
-
-    async def do_process_update(self, update: object, coroutine) -> None:
-        key = _ordering_key(update)
-        if key is None:
-            await coroutine
-            return
-        async with self._locks.hold(key):
-            await coroutine
-
-    async def initialize(self) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-
-def _ordering_key(update: object) -> int | None:
-    if not isinstance(update, Update):
-        return None
-    if update.effective_user is not None:
-        return update.effective_user.id
-    return update.effective_chat.id if update.effective_chat is not None else None
 
 
 # --- the sender (outbox deliveries) ---------------------------------------------------------------
@@ -256,12 +230,38 @@ class TelegramSender:
 
 
 # --- the channel ---------------------------------------------------------------------------------
+MAX_WEBHOOK_BODY = 1024 * 1024
+POLL_BACKOFF_MAX = 60.0
+
+
+def user_key(update: dict) -> str:
+    """Whose update this is (one user's updates are handled in order), from the raw JSON."""
+    for field in ("message", "edited_message", "callback_query", "my_chat_member"):
+        item = update.get(field)
+        if isinstance(item, dict):
+            person = item.get("from") or item.get("chat") or {}
+            if isinstance(person, dict) and person.get("id") is not None:
+                return str(person["id"])[:64]
+    return f"update:{update.get('update_id')}"
+
+
+def _for_another_bot(incoming, username: str) -> bool:
+    return bool(incoming and incoming.is_command and addressed_elsewhere(incoming.text, username))
+
+
+def update_id(update: object) -> int | None:
+    """The update_id of a raw update, or None when there is none to trust."""
+    if not isinstance(update, dict):
+        return None
+    value = update.get("update_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 class TelegramChannel:
     """The live Telegram channel (see the module docstring)."""
 
     name = CHANNEL
     start_attempts = 4  # connecting at start: tries, 1 s, 2 s, 4 s apart
-    reply_backoff = 0.5  # seconds before the first retry of an answer; doubled each time
 
     def __init__(
         self,
@@ -277,12 +277,18 @@ class TelegramChannel:
         self.settings = settings
         self.dispatcher = services.dispatcher
         self.webhook_secret = _webhook_secret(settings)
-        self.application = build_application(
-            settings, rate_limited=rate_limited, concurrency=concurrency
-        )
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        self.application = build_application(settings, rate_limited=rate_limited)
         self.sender = TelegramSender(self.application.bot, settings.telegram_rate)
+        self.worker = (
+            InboxWorker(services.engine, CHANNEL, self.handle_stored, concurrency=concurrency)
+            if getattr(services, "engine", None) is not None
+            else None
+        )
+        self.on_queued: Callable[[], None] = lambda: None  # the runner wakes the outbox
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._http: HttpServer | None = None
+        self._offset: int | None = None  # getUpdates offset: past the last stored update
 
     @property
     def bot(self) -> ExtBot:
@@ -300,13 +306,9 @@ class TelegramChannel:
             if self.webhook_mode:
                 await self._start_webhook()
             else:
-                await self.application.updater.start_polling(
-                    timeout=POLL_TIMEOUT_SECONDS,
-                    allowed_updates=ALLOWED_UPDATES,
-                    bootstrap_retries=3,
-                    error_callback=self._polling_error,
-                )
-            await self.application.start()
+                await self._call_with_retries(self.bot.delete_webhook)
+                self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poll"))
+            self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="tg-inbox"))
         except BaseException:
             await self._shutdown()
             raise
@@ -314,22 +316,23 @@ class TelegramChannel:
         log.info("telegram: @%s receiving by %s", self.bot.username, mode)
 
     async def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            await self._http.stop()
+        for task in self._tasks:
+            if task.get_name() == "telegram-poll":  # a long poll would hold the stop up
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.webhook_mode:
+            await self._confirm_stored()
         await self.sender.close()
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        application = self.application
-        steps = []
-        if application.updater is not None and application.updater.running:
-            steps.append(application.updater.stop)
-        if application.running:
-            steps.append(application.stop)
-        steps.append(application.shutdown)
-        for step in steps:
-            try:
-                await step()
-            except Exception:
-                log.exception("telegram: error while stopping (%s)", step.__name__)
+        try:
+            await self.application.shutdown()
+        except Exception:
+            log.exception("telegram: error while stopping")
 
     async def _initialize(self) -> None:
         """Connect (getMe), retrying network errors a few times; a rejected token or an
@@ -359,31 +362,35 @@ class TelegramChannel:
             "请检查网络，或用 PUFA_TELEGRAM_API_URL 指定 Bot API 地址。"
         )
 
+    async def _call_with_retries(self, call, *args, **kwargs):
+        for attempt in range(self.start_attempts):
+            try:
+                return await call(*args, **kwargs)
+            except (NetworkError, RetryAfter):
+                if attempt == self.start_attempts - 1:
+                    raise
+                await asyncio.sleep(2**attempt)
+        return None
+
     async def _start_webhook(self) -> None:
         url = self.settings.telegram_webhook_url
+        app = Starlette(routes=[Route(urlparse(url).path or "/", self._webhook, methods=["POST"])])
+        sock = listen(
+            self.settings.telegram_webhook_listen,
+            self.settings.telegram_webhook_port,
+            "PUFA_TELEGRAM_WEBHOOK_PORT",
+        )
+        self._http = HttpServer(app, sock)
+        await self._http.start("telegram-webhook")
         try:
-            await self.application.updater.start_webhook(
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=urlparse(url).path,
-                webhook_url=url,
+            await self._call_with_retries(
+                self.bot.set_webhook,
+                url=url,
                 secret_token=self.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=3,
             )
         except BadRequest as exc:
             raise ConfigError(f"配置错误：PUFA_TELEGRAM_WEBHOOK_URL 无效：{exc.message}") from None
-        except RuntimeError as exc:  # PTB installed without its webhook server (tornado)
-            raise ConfigError(
-                "配置错误：PUFA_TELEGRAM_WEBHOOK_URL 已设置，但 webhook 模式需要安装 "
-                f"python-telegram-bot[webhooks]（{exc}）"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(
-                "配置错误：PUFA_TELEGRAM_WEBHOOK_PORT 无效：无法监听 "
-                f"{self.settings.telegram_webhook_listen}:{self.settings.telegram_webhook_port}"
-                f"（{exc.strerror or exc}）"
-            ) from None
 
     async def _set_commands(self) -> None:
         """The Chinese command menu (what a resident may use)."""
@@ -397,24 +404,144 @@ class TelegramChannel:
         except TelegramError as exc:
             log.warning("telegram: could not set the command menu: %s", exc.message)
 
-    def _polling_error(self, error: TelegramError) -> None:
-        log.warning("telegram: polling failed, retrying: %s", error.message)
+    # --- receiving: stored first, confirmed after -----------------------------------------------
+    def store_updates(self, updates: list) -> list[int]:
+        """Store raw updates (idempotent by update_id) in one transaction; their ids."""
+        stored: list[int] = []
+        with Session(self.services.engine) as session:
+            for update in updates:
+                number = update_id(update)
+                if number is None:
+                    log.error("telegram: an update without a usable update_id was dropped")
+                    continue
+                inbox.store(session, CHANNEL, str(number), user_key(update), update)
+                stored.append(number)
+            session.commit()
+        return stored
 
-    # --- updates -------------------------------------------------------------------------------
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def receive(self, updates: list) -> list[int]:
+        """Store, then wake the worker; what polling and the webhook both do."""
+        stored = await asyncio.to_thread(self.store_updates, updates)
+        if stored and self.worker is not None:
+            self.worker.notify()
+        return stored
+
+    async def _poll(self) -> None:
+        """Long polling that confirms (moves the offset past) only what is stored.
+
+        The updates are fetched as raw JSON, so one the library cannot parse is stored and
+        set aside by the worker instead of failing the whole fetch; repeated errors back off
+        (1 s, 2 s … 60 s) instead of retrying in a tight loop."""
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                raw = await self._raw_updates(self._offset)
+                stored = await self.receive(raw if isinstance(raw, list) else [])
+                if stored:
+                    self._offset = max(stored) + 1
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network, Conflict, a database outage …
+                failures += 1
+                delay = min(POLL_BACKOFF_MAX, 2.0 ** (failures - 1))
+                level = logging.WARNING if failures < 5 else logging.ERROR
+                log.log(level, "telegram: polling failed (%r); retrying in %.0f s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _confirm_stored(self) -> None:
+        """At stop: tell Telegram the last stored batch arrived (else it is sent again,
+        which the inbox would ignore, at the next start)."""
+        if self._offset is None:
+            return
+        try:
+            await self.bot.get_updates(offset=self._offset, timeout=0, limit=1)
+        except Exception as exc:
+            log.info("telegram: could not confirm the last updates at stop: %r", exc)
+
+    async def _raw_updates(self, offset: int | None) -> list:
+        """getUpdates as JSON (Bot.get_updates would parse, and fail on one odd update)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PTBUserWarning)
+            return await self.bot.do_api_request(
+                "getUpdates",
+                api_kwargs={
+                    "offset": offset,
+                    "timeout": POLL_TIMEOUT_SECONDS,
+                    "allowed_updates": ALLOWED_UPDATES,
+                },
+                read_timeout=POLL_TIMEOUT_SECONDS + 10,
+            )
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given.encode(), (self.webhook_secret or "").encode()):
+            log.warning("telegram: webhook call with a wrong secret token refused")
+            return PlainTextResponse("forbidden", 403)
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BODY:
+            return PlainTextResponse("too large", 413)
+        try:
+            update = json.loads(body)
+        except ValueError:
+            update = None
+        if update_id(update) is None:
+            log.warning("telegram: webhook body is not an update; refused")
+            return PlainTextResponse("bad request", 400)
+        try:
+            await self.receive([update])
+        except Exception:
+            log.exception("telegram: could not store update %s; Telegram will resend", update_id(update))
+            return PlainTextResponse("unavailable", 503)
+        return PlainTextResponse("ok")
+
+    # --- handling a stored update -----------------------------------------------------------------
+    async def handle_stored(self, row, owner: str) -> None:
+        """Translate one stored update, let the dispatcher decide, queue the replies."""
+        try:
+            update = Update.de_json(row.payload, self.bot)
+        except Exception as exc:
+            await asyncio.to_thread(
+                inbox.skip, self.services.engine, row.id, owner, f"update {row.key}: {exc!r}"
+            )
+            return
         if update.my_chat_member is not None:
-            await self._on_membership(update)
+            await asyncio.to_thread(self._membership, update, row.id, owner)
             return
         if update.callback_query is not None:
             await self._answer_query(update.callback_query)
         incoming = incoming_from_update(update)
+        if _for_another_bot(incoming, self.bot.username):
+            incoming = None
         if incoming is None:
+            await asyncio.to_thread(self._finish_silently, row.id, owner)
             return
-        if incoming.is_command and addressed_elsewhere(incoming.text, self.bot.username):
-            return
-        replies = await asyncio.to_thread(self.dispatcher.handle, incoming)
         chat = update.effective_chat
-        await self.send_replies(chat.id if chat else int(incoming.user_id), replies)
+        chat_id = str(chat.id) if chat else incoming.user_id
+        queue = functools.partial(self._queue_replies, row, owner, chat_id)
+        await asyncio.to_thread(self.dispatcher.handle, incoming, before_commit=queue)
+        self.on_queued()
+
+    @staticmethod
+    def _queue_replies(row, owner: str, chat_id: str, session, user, replies) -> None:
+        """In the dispatcher's transaction: the replies into the outbox, the update done."""
+        elsewhere = None if chat_id == user.external_id else chat_id
+        for number, reply in enumerate(replies):
+            outbox.enqueue(
+                session,
+                user,
+                reply,
+                source=outbox.REPLY_SOURCE,
+                dedup_key=f"{CHANNEL}:u{row.key}:{number}",
+                chat_id=elsewhere,
+            )
+        inbox.finish(session, row.id, owner)
+
+    def _finish_silently(self, row_id: int, owner: str) -> None:
+        with Session(self.services.engine) as session:
+            inbox.finish(session, row_id, owner)
+            session.commit()
 
     async def _answer_query(self, query: CallbackQuery) -> None:
         """Stop the button's spinner; a query that is too old is harmless."""
@@ -423,76 +550,23 @@ class TelegramChannel:
         except TelegramError as exc:
             log.debug("telegram: could not answer callback query: %s", exc.message)
 
-    async def _on_membership(self, update: Update) -> None:
+    def _membership(self, update: Update, row_id: int, owner: str) -> None:
         """A private chat's user blocked ('kicked') or unblocked the bot."""
         member = update.my_chat_member
-        if member.chat.type != "private":
-            return
-        status = member.new_chat_member.status
-        if status in ("kicked", "member"):
-            await asyncio.to_thread(self._set_unreachable, str(member.chat.id), status == "kicked")
-
-    async def send_replies(self, chat_id: int, replies: list[Reply]) -> None:
-        """Send the answers to an update, message by message, never raising."""
-        for reply in replies:
-            for part in plan(reply):
-                try:
-                    await self._send_reliably(chat_id, part)
-                except Forbidden:
-                    log.info("telegram: chat %s blocked the bot; marked unreachable", chat_id)
-                    if chat_id > 0:
-                        await asyncio.to_thread(self._set_unreachable, str(chat_id), True)
-                    return
-                except BadRequest as exc:
-                    log.error("telegram: reply to %s refused: %s", chat_id, exc.message)
-                except (TelegramError, OSError) as exc:
-                    log.error("telegram: reply to %s not delivered: %s", chat_id, exc)
-                    return
-
-    async def _send_reliably(self, chat_id: int, part: Part) -> None:
-        """One call, retried with backoff on network errors and after flood waits."""
-        for attempt in range(REPLY_ATTEMPTS):
-            try:
-                await send_part(self.bot, chat_id, part)
-                return
-            except RetryAfter as exc:
-                if attempt == REPLY_ATTEMPTS - 1:
-                    raise
-                delay = retry_seconds(exc)
-            except (BadRequest, Forbidden):
-                raise
-            except NetworkError as exc:
-                if attempt == REPLY_ATTEMPTS - 1:
-                    raise
-                delay = self.reply_backoff * 2**attempt
-                log.warning("telegram: sending to %s failed (%s), retrying", chat_id, exc)
-            await asyncio.sleep(delay)
-
-    def _set_unreachable(self, external_id: str, unreachable: bool) -> None:
         with Session(self.services.engine) as session:
-            user = users.find(session, CHANNEL, external_id)
-            if user is not None and user.unreachable != unreachable:
-                user.unreachable = unreachable
-                session.commit()
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log and carry on: one bad update must never stop the application."""
-        update_id = update.update_id if isinstance(update, Update) else None
-        log.error(
-            "telegram: update %s failed: %r", update_id, context.error, exc_info=context.error
-        )
+            status = member.new_chat_member.status
+            if member.chat.type == "private" and status in ("kicked", "member"):
+                user = users.find(session, CHANNEL, str(member.chat.id))
+                if user is not None:
+                    user.unreachable = status == "kicked"
+            inbox.finish(session, row_id, owner)
+            session.commit()
 
 
-def build_application(
-    settings: Any, *, rate_limited: bool = True, concurrency: int = DEFAULT_CONCURRENCY
-) -> Application:
-    """The PTB Application for the settings (no handlers yet)."""
-    builder = (
-        Application.builder()
-        .token(settings.telegram_token)
-        .job_queue(None)
-        .concurrent_updates(UserOrderedProcessor(concurrency))
-    )
+def build_application(settings: Any, *, rate_limited: bool = True) -> Application:
+    """The PTB Application for the settings: used for its bot (requests, rate limiter);
+    receiving is ours (polling and webhook store updates in the inbox first)."""
+    builder = Application.builder().token(settings.telegram_token).job_queue(None).updater(None)
     if settings.telegram_api_url:
         base = settings.telegram_api_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")

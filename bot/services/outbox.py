@@ -35,7 +35,8 @@ FINAL_STATUSES = ("sent", "unreachable", "failed", "in_doubt")
 PUSH_SOURCE = "push:"
 # Sources of rows that carry (parts of) an answer the dispatcher already counted as
 # out_reply when it was decided; delivering them must not count it again.
-ANSWER_SOURCES = frozenset({"wechat_reply"})
+REPLY_SOURCE = "reply"  # the answer to a stored update (durable intake)
+ANSWER_SOURCES = frozenset({"wechat_reply", REPLY_SOURCE})
 
 
 def pending(
@@ -61,9 +62,16 @@ def pending(
 
 
 def enqueue(
-    session: Session, recipient: User, reply: Reply, *, source: str, dedup_key: str
+    session: Session,
+    recipient: User,
+    reply: Reply,
+    *,
+    source: str,
+    dedup_key: str,
+    chat_id: str | None = None,
 ) -> OutboxMessage | None:
-    """Queue one message unless a row with `dedup_key` exists already (then None)."""
+    """Queue one message unless a row with `dedup_key` exists already (then None).
+    `chat_id` sends it to another chat of the platform (a group) instead of the user's."""
     key = dedup_key[:160]
     existing = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key))
     if existing.first() is not None:
@@ -73,6 +81,7 @@ def enqueue(
         channel=recipient.channel,
         source=source[:64],
         dedup_key=key,
+        chat_id=chat_id,
         reply=reply.to_dict(),
     )
     session.add(message)
@@ -121,16 +130,18 @@ def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> N
     message.attempts += 1
     message.last_error = reason[:500]
     user = session.get(User, message.user_id)
-    if user is not None:
+    if user is not None and message.chat_id is None:
         user.unreachable = True
-    _count(session, message, "push_unreachable")
+    if message.source not in ANSWER_SOURCES:
+        _count(session, message, "push_unreachable")
 
 
 def mark_failed(session: Session, message: OutboxMessage, reason: str) -> None:
     message.status = "failed"
     message.attempts += 1
     message.last_error = reason[:500]
-    _count(session, message, "push_failed")
+    if message.source not in ANSWER_SOURCES:
+        _count(session, message, "push_failed")
 
 
 def mark_retry(
@@ -145,7 +156,8 @@ def mark_retry(
     message.last_error = reason[:500]
     if message.attempts >= MAX_ATTEMPTS:
         message.status = "failed"
-        _count(session, message, "push_failed")
+        if message.source not in ANSWER_SOURCES:
+            _count(session, message, "push_failed")
     else:
         message.status = "pending"
         message.not_before = (now or utcnow()) + timedelta(seconds=max(delay, 0.0))
