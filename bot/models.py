@@ -328,4 +328,5 @@ class WeChatNonce(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     timestamp: int
     nonce: str = Field(max_length=64)
+    message_key: str = Field(max_length=160)  # a genuine retry carries the same message
     seen_at: datetime = Field(default_factory=utcnow, index=True)

@@ -284,8 +284,11 @@ class FakeWeChatApi:
         return Handler
 
 
-def wechat_settings(database_url: str, api_url: str, admins: list[str]):
-    """Settings for a bot whose WeChat channel talks to the fake API (safe mode key set)."""
+def wechat_settings(
+    database_url: str, api_url: str, admins: list[str], *, aes_key: str | None = None
+):
+    """Settings for a bot whose WeChat channel talks to the fake API (plaintext mode, or
+    safe mode with `aes_key`)."""
     from bot.config import Settings
 
     return Settings(
@@ -294,7 +297,7 @@ def wechat_settings(database_url: str, api_url: str, admins: list[str]):
         wechat_token=TOKEN,
         wechat_appid=APPID,
         wechat_secret=SECRET,
-        wechat_aes_key=AES_KEY,
+        wechat_aes_key=aes_key,
         wechat_api_url=api_url,
         _env_file=None,
     )

@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from bot.channels.wechat import WeChatChannel
 from bot.delivery import DeliveryWorker
 from bot.dispatcher import TEXT_STALE_BUTTON, TEXT_UNKNOWN_COMMAND
 from bot.messages import Button, Reply
-from bot.models import FaqQuestion, LedgerEvent, OutboxMessage, User
+from bot.models import FaqQuestion, InboxUpdate, LedgerEvent, OutboxMessage, User
 from bot.routing import Router
 from tests.fake_wechat import (
     AES_KEY,
@@ -30,6 +31,7 @@ from tests.fake_wechat import (
     WeChatSigner,
     message_xml,
     wechat_settings,
+    wechat_signature,
 )
 
 PLAIN = WeChatSigner()
@@ -84,6 +86,22 @@ async def channel(wechat_services):
     yield channel
     await channel.webhook.drain()
     await channel.api.aclose()
+
+
+@pytest.fixture
+async def safe_channel(database_url, engine, faq_store, fake_api):
+    """A channel in safe mode (PUFA_WECHAT_AES_KEY set)."""
+    settings = wechat_settings(database_url, fake_api.url, ["wechat:oAdmin"], aes_key=AES_KEY)
+    channel = make_channel(build(settings, engine=engine, faq=faq_store, migrate=False))
+    yield channel
+    await channel.webhook.drain()
+    await channel.api.aclose()
+
+
+@pytest.fixture
+async def safe_client(safe_channel):
+    async with client_for(safe_channel) as client:
+        yield client
 
 
 def client_for(channel: WeChatChannel) -> httpx.AsyncClient:
@@ -163,7 +181,8 @@ async def test_forged_or_stale_requests_are_refused_and_logged(client, engine, c
     assert counts(engine) == {}  # nothing was handled or counted
 
 
-async def test_safe_mode_message_is_decrypted_and_answered_encrypted(client):
+async def test_safe_mode_message_is_decrypted_and_answered_encrypted(safe_client):
+    client = safe_client
     params, body = SAFE.request(
         message_xml("oSafe", "text", Content="/help", MsgId=7), encrypted=True
     )
@@ -172,7 +191,8 @@ async def test_safe_mode_message_is_decrypted_and_answered_encrypted(client):
     assert "使用方法" in SAFE.open_reply(response.text)["Content"]
 
 
-async def test_safe_mode_forgeries_are_refused(client, engine):
+async def test_safe_mode_forgeries_are_refused(safe_client, engine):
+    client = safe_client
     xml = message_xml("oSafe", "text", Content="/help", MsgId=8)
     params, body = SAFE.request(xml, encrypted=True)
     tampered = body.replace(b"<Encrypt><![CDATA[", b"<Encrypt><![CDATA[AAAA")
@@ -187,7 +207,6 @@ async def test_safe_mode_forgeries_are_refused(client, engine):
 
 
 async def test_encrypted_message_without_a_configured_key_is_an_error(wechat_services, caplog):
-    wechat_services.settings.wechat_aes_key = None
     channel = make_channel(wechat_services)
     async with client_for(channel) as client:
         response = await post(
@@ -211,7 +230,15 @@ async def test_xml_with_entities_is_rejected(client, engine):
     )
     for xml in (external, laughs, "<xml><FromUserName>oX</From", "<html></html>"):
         assert (await post(client, xml)).status_code == 400, xml
-    encrypted_attack = await post(client, external, signer=SAFE, encrypted=True)
+    assert counts(engine) == {}
+
+
+async def test_xml_with_entities_inside_safe_mode_is_rejected(safe_client, engine):
+    external = (
+        '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        "<xml><FromUserName>oX</FromUserName><MsgType>text</MsgType><Content>&x;</Content></xml>"
+    )
+    encrypted_attack = await post(safe_client, external, signer=SAFE, encrypted=True)
     assert encrypted_attack.status_code == 400
     assert counts(engine) == {}
 
@@ -334,12 +361,12 @@ async def test_a_retry_during_handling_waits_for_the_same_reply(wechat_services,
     async with client_for(channel) as client:
         first = asyncio.create_task(post(client, xml))
         assert await asyncio.to_thread(slow.entered.wait, 30)
-        retry = asyncio.create_task(post(client, xml, signer=SAFE, encrypted=True))
-        while (attempt := channel.webhook.recent.get("m700")) is None or attempt.retries < 1:
-            await asyncio.sleep(0.01)
+        retry = asyncio.create_task(post(client, xml))  # WeChat's retry: a new signed query
+        await asyncio.sleep(0.3)  # the retry is waiting for the first attempt
+        assert not retry.done()
         slow.release.set()
         first_reply = PLAIN.open_reply((await first).text)["Content"]
-        retry_reply = SAFE.open_reply((await retry).text)["Content"]
+        retry_reply = PLAIN.open_reply((await retry).text)["Content"]
     assert first_reply == retry_reply and "慢慢来的回答" in first_reply
     assert slow.calls == 1 and counts(engine, "oWait")[ledger.IN_COMMAND] == 1
     await channel.api.aclose()
@@ -489,3 +516,87 @@ async def test_start_serves_http_and_stop_ends_it(wechat_services):
         await channel.stop()
         with pytest.raises(httpx.ConnectError):
             await client.get(url, params={**PLAIN.query(), "echostr": "down"})
+
+
+# --- safe mode, replays and restarts (durable intake) ------------------------------------------
+def user_role(engine, openid: str) -> str | None:
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.external_id == openid)).first()
+        return user.role if user else None
+
+
+async def test_with_a_key_configured_plaintext_posts_are_refused(safe_client, engine):
+    response = await post(safe_client, message_xml("oAdmin", "text", Content="/roles", MsgId=31))
+    assert response.status_code == 403
+    assert counts(engine) == {}
+
+
+async def test_a_replayed_query_string_with_a_new_body_is_refused(client, engine):
+    """The attack: reuse a genuine admin request's signed query with another body."""
+    genuine = message_xml("oAdmin", "text", Content="/roles", MsgId=41)
+    params, body = PLAIN.request(genuine)
+    assert (await client.post(PATH, params=params, content=body)).status_code == 200
+    forged = message_xml("oAdmin", "text", Content="/grant wechat:oAttacker staff", MsgId=42)
+    replay = await client.post(PATH, params=params, content=forged.encode())
+    assert replay.status_code == 403
+    assert user_role(engine, "oAttacker") is None
+    assert counts(engine, "oAdmin")[ledger.IN_COMMAND] == 1
+
+
+async def test_replay_protection_and_dedup_hold_across_a_restart(
+    wechat_services, database_url, engine, faq_store, fake_api
+):
+    first = make_channel(wechat_services)
+    genuine = message_xml("oAdmin", "text", Content="/help", MsgId=51)
+    params, body = PLAIN.request(genuine)
+    async with client_for(first) as client:
+        answer = PLAIN.open_reply((await client.post(PATH, params=params, content=body)).text)
+    await first.api.aclose()
+    settings = wechat_settings(database_url, fake_api.url, ["wechat:oAdmin"])
+    second = make_channel(build(settings, engine=engine, faq=faq_store, migrate=False))
+    forged = message_xml("oAdmin", "text", Content="/grant wechat:oX staff", MsgId=52)
+    async with client_for(second) as client:
+        replay = await client.post(PATH, params=params, content=forged.encode())
+        retry = await client.post(PATH, params=params, content=body)  # WeChat's own retry
+    assert replay.status_code == 403 and user_role(engine, "oX") is None
+    assert PLAIN.open_reply(retry.text)["Content"] == answer["Content"]  # stored, not redone
+    assert counts(engine, "oAdmin") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    await second.api.aclose()
+
+
+async def test_timestamps_and_nonces_parse_strictly(client, engine):
+    xml = message_xml("oT", "text", Content="/help", MsgId=61)
+    for timestamp in ("9" * 400, "１７００００００００", "①②③", "-1", "1e9", ""):
+        params, body = PLAIN.request(xml)
+        params["timestamp"] = timestamp
+        params["signature"] = wechat_signature(TOKEN, timestamp, params["nonce"])
+        response = await client.post(PATH, params=params, content=body)
+        assert response.status_code == 403, timestamp
+    params, body = PLAIN.request(xml)
+    params["nonce"] = "n" * 65
+    params["signature"] = wechat_signature(TOKEN, params["timestamp"], params["nonce"])
+    assert (await client.post(PATH, params=params, content=body)).status_code == 403
+    assert counts(engine) == {}
+
+
+async def test_a_message_stored_before_a_crash_is_answered_after_the_restart(
+    wechat_services, fake_api, engine
+):
+    """Stored but never handled (the process died): the inbox worker answers it at start,
+    through the customer-service API."""
+    channel = make_channel(wechat_services)
+    stored = channel.webhook._store(
+        {"FromUserName": "oLost", "MsgType": "text", "Content": "/help", "MsgId": "71"},
+        "m71",
+        (int(time.time()), "nonce71"),
+    )
+    assert stored.new and stored.claimed
+    with Session(engine) as session:  # the crash: our claim's lease ran out
+        row = session.get(InboxUpdate, stored.id)
+        row.lease_until = row.received_at - timedelta(seconds=1)
+        session.commit()
+    await channel.worker.drain()
+    assert await deliver(channel) == 1
+    assert "使用方法" in fake_api.texts_to("oLost")[0]
+    assert counts(engine, "oLost") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    await channel.api.aclose()

@@ -71,6 +71,7 @@ from bot.messages import Reply
 from bot.runtime import inbox
 from bot.runtime.http import HttpServer, listen
 from bot.runtime.inbox import InboxWorker
+from bot.runtime.locks import KeyedLocks
 from bot.services import outbox, users
 
 log = logging.getLogger(__name__)
@@ -131,28 +132,6 @@ class TelegramRateLimiter(AIORateLimiter):
             limiter = AsyncLimiter(self._chat_burst, self._chat_burst)
             self._chat_limiters[key] = limiter
         return limiter
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key (waiters served in arrival order), dropped when unused."""
-
-    def __init__(self) -> None:
-        self._locks: dict[object, list] = {}  # key → [lock, number of holders and waiters]
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: object):
-        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 # --- the sender (outbox deliveries) ---------------------------------------------------------------

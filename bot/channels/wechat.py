@@ -38,20 +38,19 @@ Messages of one resident are handled one at a time, in order of arrival.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import re
 import secrets
-import socket
+import threading
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from xml.etree.ElementTree import ParseError
 
-import uvicorn
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from starlette.applications import Starlette
@@ -68,17 +67,24 @@ from bot.channels.wechat_api import (
     split_text,
 )
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
-from bot.config import ConfigError
 from bot.messages import Incoming, Reply
+from bot.models import WeChatNonce
+from bot.runtime import inbox
+from bot.runtime.http import HttpServer, listen
+from bot.runtime.inbox import InboxWorker
+from bot.runtime.locks import KeyedLocks
 from bot.services import outbox, users
+from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW = 300
 REPLY_DEADLINE = 4.0
-DEDUP_SECONDS = 300
-DEDUP_MAX = 5000
+COMMIT_GRACE_SECONDS = 0.8  # within WeChat's 5 s: a passive reply being committed
+RETRY_POLL_SECONDS = 0.1
+NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NONCE_PRUNE_EVERY = 50
 SHUTDOWN_GRACE = 30.0
 OUTBOX_SOURCE = "wechat_reply"
 IGNORED_EVENTS = frozenset({"location", "templatesendjobfinish", "masssendjobfinish"})
@@ -179,14 +185,12 @@ def _translate_event(message: dict[str, str], common: dict) -> Incoming | EventO
     return EventOnly(event[:32])
 
 
-def record_event(engine: Engine, openid: str, event: EventOnly) -> None:
+def record_event(session: Session, openid: str, event: EventOnly) -> None:
     """Count an event that needs no answer; after unsubscribe the user is unreachable."""
-    with Session(engine) as session:
-        user = users.get_or_create(session, CHANNEL, openid)
-        if event.unreachable:
-            user.unreachable = True
-        ledger.record(session, ledger.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
-        session.commit()
+    user = users.get_or_create(session, CHANNEL, openid)
+    if event.unreachable:
+        user.unreachable = True
+    ledger.record(session, ledger.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
 
 
 # --- planning an answer ----------------------------------------------------------------------
@@ -207,87 +211,44 @@ def plan(replies: list[Reply]) -> tuple[str | None, list[Reply]]:
     return pieces[0], [Reply(piece) for piece in pieces[1:]] + files
 
 
-def queue_replies(
-    engine: Engine, openid: str, key: str, replies: list[Reply], first_index: int = 0
-) -> int:
-    """Queue `replies` for `openid` in the outbox, keyed wechat:<key>:<first_index + n>;
-    rows already queued under those keys are left alone. Returns how many were added."""
-    with Session(engine) as session:
-        user = users.get_or_create(session, CHANNEL, openid)
-        added = [
-            outbox.enqueue(
-                session, user, reply, source=OUTBOX_SOURCE, dedup_key=f"{CHANNEL}:{key}:{n}"
-            )
-            for n, reply in enumerate(replies, first_index)
-        ]
-        try:
-            session.commit()
-        except IntegrityError:  # another process queued the same answer meanwhile
-            session.rollback()
-            log.info("wechat: answer %s was already queued", key)
-            return 0
-        return sum(row is not None for row in added)
+def queue_replies(session: Session, user, key: str, replies: list[Reply], first_index: int) -> None:
+    """Queue `replies` for `user` in the caller's transaction, keyed
+    wechat:<message key>:<first_index + n>; rows already queued under a key are left alone."""
+    for number, reply in enumerate(replies, first_index):
+        outbox.enqueue(
+            session, user, reply, source=OUTBOX_SOURCE, dedup_key=f"{CHANNEL}:{key}:{number}"
+        )
 
 
-# --- retries ---------------------------------------------------------------------------------
-@dataclass
-class Attempt:
-    """The first attempt at one message; retries wait for its decision."""
+# --- decisions between the HTTP request and the handler thread --------------------------------
+class PassiveDecision:
+    """Whether an answer goes back as the passive reply or through the outbox.
 
-    created: float
-    decided: asyncio.Event = field(default_factory=asyncio.Event)
-    passive: str | None = None
-    retries: int = 0
-
-    def decide(self, passive: str | None) -> None:
-        if not self.decided.is_set():
-            self.passive = passive
-            self.decided.set()
-
-
-class RecentMessages:
-    """Message keys seen in the last DEDUP_SECONDS (at most DEDUP_MAX of them)."""
-
-    def __init__(self, seconds: float = DEDUP_SECONDS, limit: int = DEDUP_MAX) -> None:
-        self.seconds, self.limit = seconds, limit
-        self._attempts: OrderedDict[str, Attempt] = OrderedDict()
-
-    def claim(self, key: str) -> tuple[Attempt, bool]:
-        """(the attempt for `key`, whether this call is the first)."""
-        now = time.monotonic()
-        while self._attempts and (
-            len(self._attempts) >= self.limit
-            or next(iter(self._attempts.values())).created < now - self.seconds
-        ):
-            self._attempts.popitem(last=False)
-        if key in self._attempts:
-            attempt = self._attempts[key]
-            attempt.retries += 1
-            return attempt, False
-        attempt = self._attempts[key] = Attempt(created=now)
-        return attempt, True
-
-    def get(self, key: str) -> Attempt | None:
-        return self._attempts.get(key)
-
-
-class UserLocks:
-    """One lock per resident, dropped when nobody holds or waits for it."""
+    The handler (a thread, inside its transaction) and the request (waiting until its
+    deadline) race; whichever decides first wins, under a lock: the handler claims the
+    passive reply, or the request gives up waiting and answers "success", after which the
+    handler queues the whole answer. If the handler claimed the passive reply but its commit
+    outlasts the request's grace period, the request answers "success" and the passive text
+    is queued afterwards (`abandon`), so it is never lost."""
 
     def __init__(self) -> None:
-        self._slots: dict[str, list] = {}
+        self._lock = threading.Lock()
+        self._late = False
+        self.claimed = False
+        self.abandoned = False
 
-    @contextlib.asynccontextmanager
-    async def hold(self, user: str) -> AsyncIterator[None]:
-        slot = self._slots.setdefault(user, [asyncio.Lock(), 0])
-        slot[1] += 1
-        try:
-            async with slot[0]:
-                yield
-        finally:
-            slot[1] -= 1
-            if slot[1] == 0:
-                del self._slots[user]
+    def claim_passive(self) -> bool:
+        with self._lock:
+            if not self._late:
+                self.claimed = True
+            return self.claimed
+
+    def go_late(self) -> bool:
+        """True if the request may answer "success" now (the handler will queue all)."""
+        with self._lock:
+            if not self.claimed:
+                self._late = True
+            return self._late
 
 
 # --- the webhook -----------------------------------------------------------------------------
@@ -305,8 +266,9 @@ class Webhook:
             else None
         )
         self.reply_deadline = reply_deadline
-        self.recent = RecentMessages()
-        self.locks = UserLocks()
+        self.owner = inbox.worker_id()
+        self.locks = KeyedLocks()
+        self.on_queued: Callable[[], None] = lambda: None
         self._background: set[asyncio.Task] = set()
         self.app = Starlette(
             routes=[Route(settings.wechat_path, self.endpoint, methods=["GET", "POST"])]
@@ -314,10 +276,10 @@ class Webhook:
 
     async def endpoint(self, request: Request) -> Response:
         try:
-            self._check_signature(request)
+            stamp = self._check_signature(request)
             if request.method == "GET":
                 return PlainTextResponse(request.query_params.get("echostr", ""))
-            return await self._post(request)
+            return await self._post(request, stamp)
         except Rejected as exc:
             client = request.client.host if request.client else "?"
             log.warning(
@@ -330,22 +292,30 @@ class Webhook:
             )
             return PlainTextResponse(_REJECTED_TEXT.get(exc.status, "error"), exc.status)
 
-    def _check_signature(self, request: Request) -> None:
+    def _check_signature(self, request: Request) -> tuple[int, str]:
+        """(timestamp, nonce) of a correctly signed, recent request."""
         query = request.query_params
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if not signature_ok((self.token, timestamp, nonce), query.get("signature", "")):
             raise Rejected(403, "bad signature")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW:
-            raise Rejected(403, f"stale timestamp {timestamp[:20]!r}")
+        seconds = parse_timestamp(timestamp)
+        if seconds is None or abs(time.time() - seconds) > MAX_CLOCK_SKEW:
+            raise Rejected(403, f"stale or malformed timestamp {timestamp[:20]!r}")
+        if not NONCE_PATTERN.fullmatch(nonce):
+            raise Rejected(403, f"malformed nonce {nonce[:20]!r}")
+        return seconds, nonce
 
-    async def _post(self, request: Request) -> Response:
+    async def _post(self, request: Request, stamp: tuple[int, str]) -> Response:
         started = time.monotonic()
         body = await _read_limited(request, MAX_BODY_BYTES)
         encrypted = request.query_params.get("encrypt_type", "").lower() == "aes"
+        if self.crypto is not None and not encrypted:
+            # Safe mode is configured: a plaintext body is covered by no signature at all.
+            raise Rejected(403, "plaintext message while PUFA_WECHAT_AES_KEY is set")
         message = self._open(body, request.query_params) if encrypted else parse_xml(body)
         if not message.get("FromUserName") or not message.get("MsgType"):
             raise Rejected(400, "FromUserName or MsgType missing")
-        passive = await self.answer(message, started + self.reply_deadline)
+        passive = await self.answer(message, started + self.reply_deadline, stamp)
         if passive is None:
             return PlainTextResponse("success")
         xml = text_reply_xml(message, passive)
@@ -366,62 +336,143 @@ class Webhook:
             raise Rejected(403, f"cannot decrypt ({exc}); check PUFA_WECHAT_AES_KEY") from None
 
     # --- answering ---------------------------------------------------------------------------
-    async def answer(self, message: dict[str, str], deadline: float) -> str | None:
-        """The passive reply text for `message`, or None for "success"."""
-        key = message_key(message)
-        attempt, first = self.recent.claim(key)
-        if not first:
-            log.info("wechat: retry %d of %s", attempt.retries, key)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(attempt.decided.wait(), _left(deadline))
-            return attempt.passive
-        try:
-            return await self._first_answer(message, key, attempt, deadline)
-        finally:
-            attempt.decide(None)  # a no-op once decided; otherwise retries get "success"
+    async def answer(
+        self, message: dict[str, str], deadline: float, stamp: tuple[int, str]
+    ) -> str | None:
+        """The passive reply text for `message`, or None for "success".
 
-    async def _first_answer(self, message, key: str, attempt: Attempt, deadline: float):
+        The message is stored (with its signature's nonce) before anything else; a message
+        stored before is a retry and gets the stored passive reply."""
+        key = message_key(message)
         incoming = translate(message, key)
-        if isinstance(incoming, EventOnly):
-            await asyncio.to_thread(record_event, self.engine, message["FromUserName"], incoming)
-        if not isinstance(incoming, Incoming):
-            return None
-        task = self._spawn(self._handle(incoming))
+        if incoming is None:
+            return None  # automatic reports: nothing to keep
+        openid = message["FromUserName"]
+        async with self.locks.hold(openid):
+            stored = await asyncio.to_thread(self._store, message, key, stamp)
+            if not stored.new:
+                log.info("wechat: retry of %s", key)
+                return await self._retried(stored, deadline)
+            if not stored.claimed:  # an older message of this user is still being handled
+                self.on_queued_inbox()
+                return None
+            if isinstance(incoming, EventOnly):
+                await asyncio.to_thread(self._record_event, stored.id, openid, incoming)
+                return None
+            return await self._answer_inline(stored.id, incoming, key, deadline)
+
+    def on_queued_inbox(self) -> None:
+        """Set by the channel: wake its inbox worker."""
+
+    def _store(self, message: dict[str, str], key: str, stamp: tuple[int, str]) -> inbox.Stored:
+        with Session(self.engine) as session:
+            seen = inbox.find(session, CHANNEL, key[:160])
+            if seen is not None:  # a retry (or a replay of it): nothing new will be handled
+                return inbox.Stored(seen.id, False, False, seen.status, seen.passive)
+            check_nonce(session, stamp, key)
+            stored = inbox.store(
+                session, CHANNEL, key, message["FromUserName"], message, claim_for=self.owner
+            )
+            session.commit()
+            return stored
+
+    async def _retried(self, stored: inbox.Stored, deadline: float) -> str | None:
+        """A retry waits (until its own deadline) for the first attempt to be done."""
+        status, passive = stored.status, stored.passive
+        while status in inbox.UNFINISHED and _left(deadline) > 0:
+            await asyncio.sleep(min(RETRY_POLL_SECONDS, _left(deadline)))
+            status, passive = await asyncio.to_thread(self._row_state, stored.id)
+        return passive if status == inbox.DONE else None
+
+    def _row_state(self, row_id: int) -> tuple[str, str | None]:
+        with Session(self.engine) as session:
+            row = inbox.load(session, row_id)
+            return row.status, row.passive
+
+    def _record_event(self, row_id: int, openid: str, event: EventOnly) -> None:
+        """Count an event that needs no answer; after unsubscribe the user is unreachable."""
+        with Session(self.engine) as session:
+            record_event(session, openid, event)
+            inbox.finish(session, row_id, self.owner)
+            session.commit()
+
+    async def _answer_inline(
+        self, row_id: int, incoming: Incoming, key: str, deadline: float
+    ) -> str | None:
+        decision = PassiveDecision()
+        task = self._spawn(
+            asyncio.to_thread(self._dispatch_inline, row_id, incoming, key, decision)
+        )
         try:
             await asyncio.wait({task}, timeout=_left(deadline))
         except asyncio.CancelledError:
-            self._answer_late(attempt, task, incoming.user_id, key)
+            decision.go_late()
             raise
-        if not task.done():
+        if not task.done() and decision.go_late():
             log.info("wechat: %s is slow; answering through the customer-service API", key)
-            self._answer_late(attempt, task, incoming.user_id, key)
             return None
-        passive, rest = plan(task.result())
-        attempt.decide(passive)
-        if rest:
-            self._spawn(self._queue(incoming.user_id, key, rest, first_index=1))
-        return passive
+        if not task.done():  # the handler took the passive reply and is committing it
+            await asyncio.wait({task}, timeout=COMMIT_GRACE_SECONDS)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        decision.abandoned = True  # the handler, when it commits, queues the passive text
+        return None
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
-        async with self.locks.hold(incoming.user_id):
-            return await asyncio.to_thread(self.services.dispatcher.handle, incoming)
-
-    def _answer_late(self, attempt: Attempt, task: asyncio.Task, openid: str, key: str) -> None:
-        attempt.decide(None)
-        self._spawn(self._deliver_late(task, openid, key))
-
-    async def _deliver_late(self, task: asyncio.Task, openid: str, key: str) -> None:
-        passive, rest = plan(await task)
-        await self._queue(openid, key, ([Reply(passive)] if passive else []) + rest, first_index=0)
-
-    async def _queue(self, openid: str, key: str, replies: list[Reply], first_index: int) -> None:
+    def _dispatch_inline(self, row_id: int, incoming: Incoming, key: str, decision) -> str | None:
+        """As `_dispatch`; a failure hands the stored message back for a retry with backoff."""
         try:
-            await asyncio.to_thread(queue_replies, self.engine, openid, key, replies, first_index)
-        except Exception:
-            log.exception("wechat: could not queue the answer to %s for %s", key, openid)
+            return self._dispatch(row_id, self.owner, incoming, key, decision)
+        except Exception as exc:
+            inbox.release_after_failure(self.engine, row_id, self.owner, repr(exc))
+            raise
+
+    def _dispatch(
+        self, row_id: int, owner: str, incoming: Incoming, key: str, decision
+    ) -> str | None:
+        """Handle a stored message (a thread); the passive text, or None if all was queued."""
+        result: list[str | None] = [None]
+
+        def before_commit(session: Session, user, replies: list[Reply]) -> None:
+            passive, rest = plan(replies)
+            if decision is not None and passive is not None and decision.claim_passive():
+                queue_replies(session, user, key, rest, first_index=1)
+                inbox.finish(session, row_id, owner, passive=passive)
+                result[0] = passive
+            else:
+                whole = ([Reply(passive)] if passive else []) + rest
+                queue_replies(session, user, key, whole, first_index=0)
+                inbox.finish(session, row_id, owner)
+
+        self.services.dispatcher.handle(incoming, before_commit=before_commit)
+        if decision is not None and decision.abandoned and result[0] is not None:
+            self._queue_abandoned(key, incoming.user_id, result[0])
+        self.on_queued()
+        return result[0]
+
+    def _queue_abandoned(self, key: str, openid: str, passive: str) -> None:
+        with Session(self.engine) as session:
+            user = users.get_or_create(session, CHANNEL, openid)
+            queue_replies(session, user, key, [Reply(passive)], first_index=0)
+            session.commit()
+
+    async def handle_stored(self, row, owner: str) -> None:
+        """The inbox worker's way: a stored message nobody answered passively (after a
+        restart, or behind an older one of the same user); the answer goes to the outbox."""
+        incoming = translate(row.payload, row.key)
+        if isinstance(incoming, EventOnly):
+            with Session(self.engine) as session:
+                record_event(session, row.user_key, incoming)
+                inbox.finish(session, row.id, owner)
+                session.commit()
+            return
+        if incoming is None:
+            await asyncio.to_thread(inbox.skip, self.engine, row.id, owner, "nothing to handle")
+            return
+        async with self.locks.hold(incoming.user_id):
+            await asyncio.to_thread(self._dispatch, row.id, owner, incoming, row.key, None)
 
     def _spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.create_task(coroutine)
+        task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._finished)
         return task
@@ -429,15 +480,45 @@ class Webhook:
     def _finished(self, task: asyncio.Task) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("wechat: background work failed", exc_info=task.exception())
+            log.error("wechat: handling failed", exc_info=task.exception())
 
     async def drain(self, timeout: float = SHUTDOWN_GRACE) -> None:
-        """Wait for handlers still running and for their answers to be queued."""
+        """Wait for handlers still running (their answers are queued when they commit)."""
         while self._background:
             _, pending = await asyncio.wait(set(self._background), timeout=timeout)
             if pending:
                 log.error("wechat: %d answers still running at shutdown", len(pending))
                 return
+
+
+def parse_timestamp(text: str) -> int | None:
+    """Seconds since the epoch, from ASCII digits only (at most 12 of them)."""
+    if not (0 < len(text) <= 12 and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def check_nonce(session: Session, stamp: tuple[int, str], key: str) -> None:
+    """Refuse a signed query string used again for another message (a replay); WeChat's
+    own retries of the same message may reuse it. Old nonces are pruned as we go."""
+    timestamp, nonce = stamp
+    seen = session.execute(
+        select(WeChatNonce.message_key).where(
+            WeChatNonce.timestamp == timestamp, WeChatNonce.nonce == nonce
+        )
+    ).scalar_one_or_none()
+    if seen is not None:
+        if seen != key:
+            raise Rejected(403, "a signed query string was replayed with another message")
+        return
+    try:
+        with session.begin_nested():
+            session.add(WeChatNonce(timestamp=timestamp, nonce=nonce, message_key=key))
+    except IntegrityError:
+        raise Rejected(403, "a signed query string was used twice at once") from None
+    if secrets.randbelow(NONCE_PRUNE_EVERY) == 0:
+        cutoff = utcnow() - timedelta(seconds=2 * MAX_CLOCK_SKEW)
+        session.execute(delete(WeChatNonce).where(WeChatNonce.seen_at < cutoff))
 
 
 def _left(deadline: float) -> float:
@@ -460,14 +541,6 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 # --- the channel -----------------------------------------------------------------------------
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the runner owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
-
-
 class WeChatChannel:
     name = CHANNEL
 
@@ -478,49 +551,35 @@ class WeChatChannel:
         self.app = self.webhook.app
         self.api = WeChatApi(settings.wechat_api_url, settings.wechat_appid, settings.wechat_secret)
         self.sender = WeChatSender(self.api, services.engine)
-        self._server: _Server | None = None
-        self._serving: asyncio.Task | None = None
+        self.worker = InboxWorker(
+            services.engine, CHANNEL, self.webhook.handle_stored, owner=self.webhook.owner
+        )
+        self.webhook.on_queued_inbox = self.worker.notify
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._http: HttpServer | None = None
+
+    @property
+    def on_queued(self) -> Callable[[], None]:
+        return self.webhook.on_queued
+
+    @on_queued.setter
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        """The runner wakes the delivery worker through this when answers were queued."""
+        self.webhook.on_queued = callback
 
     async def start(self) -> None:
-        sock = _listen(self.settings.wechat_host, self.settings.wechat_port)
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(REPLY_DEADLINE) + 2,
-        )
-        self._server = _Server(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]), name="wechat-http")
-        while not self._server.started:
-            if self._serving.done():
-                self._serving.result()
-                raise RuntimeError("the WeChat webhook server stopped while starting")
-            await asyncio.sleep(0.02)
-        host, port = sock.getsockname()[:2]
+        sock = listen(self.settings.wechat_host, self.settings.wechat_port, "PUFA_WECHAT_PORT")
+        self._http = HttpServer(self.app, sock, graceful_seconds=int(REPLY_DEADLINE) + 2)
+        await self._http.start("wechat-http")
+        self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="wechat-inbox"))
+        host, port = self._http.address
         log.info("wechat: webhook on http://%s:%d%s", host, port, self.settings.wechat_path)
 
     async def stop(self) -> None:
-        if self._server is not None and self._serving is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self._serving
+        if self._http is not None:
+            await self._http.stop()
         await self.webhook.drain()
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.api.aclose()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"配置错误：PUFA_WECHAT_PORT 无效：无法监听 {host}:{port}（{exc.strerror or exc}），"
-            "请换一个端口或检查 PUFA_WECHAT_HOST"
-        ) from None
-    sock.setblocking(False)
-    return sock

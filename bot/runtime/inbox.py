@@ -102,7 +102,7 @@ def store(
     user has nothing older unfinished; otherwise it waits for the worker in order."""
     now = now or utcnow()
     key, user_key = key[:160], user_key[:160]
-    existing = _find(session, channel, key)
+    existing = find(session, channel, key)
     if existing is not None:
         return Stored(existing.id, False, False, existing.status, existing.passive)
     _lock_user(session, channel, user_key)
@@ -121,12 +121,13 @@ def store(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # another process stored the same update just now
-        existing = _find(session, channel, key)
+        existing = find(session, channel, key)
         return Stored(existing.id, False, False, existing.status, existing.passive)
     return Stored(row.id, True, claim, row.status)
 
 
-def _find(session: Session, channel: str, key: str) -> InboxUpdate | None:
+def find(session: Session, channel: str, key: str) -> InboxUpdate | None:
+    """The stored update with this platform id, if any (a read: no write lock taken)."""
     return session.execute(
         select(InboxUpdate).where(InboxUpdate.channel == channel, InboxUpdate.key == key)
     ).scalar_one_or_none()

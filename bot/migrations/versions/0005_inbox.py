@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("timestamp", sa.Integer(), nullable=False),
         sa.Column("nonce", text(length=64), nullable=False),
+        sa.Column("message_key", text(length=160), nullable=False),
         sa.Column("seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("timestamp", "nonce", name="uq_wechat_nonce"),
