@@ -15,8 +15,9 @@ it a single row), and each of them may or may not have arrived. Every other row 
 final (recorded in the same transaction as its ledger row) or still `pending`, and is
 sent exactly once after the restart. Why more than one call at a time: a call to the
 real Bot API takes ~50–300 ms, so one at a time could not reach 25 messages/s.
-Only one worker per channel may run at a time (one bot process): a second worker would
-mark the first one's in-flight rows in doubt.
+Only one worker per channel may run at a time: a second would mark the first one's in-flight
+rows in doubt, and the platform's rate limit is per bot. Across processes, bot.runtime.leader
+makes sure of that (a PostgreSQL advisory lock per channel; a lock file on SQLite).
 
 Rate: deliveries start evenly spaced at 1/rate s (no bursts); the pacing comes before the
 claim, so a row waiting for its turn is still `pending` (not in doubt) if the process dies.
@@ -151,6 +152,7 @@ class DeliveryWorker:
         max_in_flight: int | None = None,
         batch: int = BATCH,
         after_batch: Callable[[Engine, datetime], object] | None = complete_pushes,
+        wake: asyncio.Event | None = None,
     ) -> None:
         self.engine = engine
         self.sender = sender
@@ -161,7 +163,8 @@ class DeliveryWorker:
         self.batch = batch
         self.after_batch = after_batch
         self._slots = asyncio.Semaphore(self.max_in_flight)
-        self.wake = asyncio.Event()  # set when rows were queued: look now, not at the poll
+        # Set when rows were queued: look now, not at the next poll.
+        self.wake = wake or asyncio.Event()
         # Its own threads, so close() can wait for database work under way.
         self._threads = ThreadPoolExecutor(self.max_in_flight + 1, f"deliver-{self.channel}")
 
@@ -232,15 +235,17 @@ class DeliveryWorker:
         """Send one batch of due rows; return how many were attempted. A set `stop` ends
         the batch early (unclaimed rows stay pending). If this coroutine is cancelled, the
         calls under way are cancelled too and their rows stay `sending` (in doubt)."""
-        ids = await self._db(self._due_ids)
+        due = await self._db(self._due_ids)
         tasks: list[asyncio.Task] = []
+        last_for: dict[tuple, asyncio.Task] = {}  # one recipient's rows go out in order
         try:
-            for message_id in ids:
+            for message_id, recipient in due:
                 if stop is not None and stop.is_set():
                     break
                 await self._slots.acquire()
                 await self.limiter.acquire()  # before the claim: a waiting row stays pending
-                task = asyncio.create_task(self._deliver(message_id))
+                task = asyncio.create_task(self._deliver(message_id, last_for.get(recipient)))
+                last_for[recipient] = task
                 task.add_done_callback(lambda _task: self._slots.release())
                 tasks.append(task)
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -254,10 +259,11 @@ class DeliveryWorker:
             await self._db(self.after_batch, self.engine, self.clock.now())
         return len(tasks)
 
-    def _due_ids(self) -> list[int]:
+    def _due_ids(self) -> list[tuple[int, tuple]]:
+        """(row id, recipient) of the due rows, oldest first."""
         with Session(self.engine) as session:
             rows = outbox.pending(session, self.channel, limit=self.batch, now=self.clock.now())
-            return [m.id for m in rows]
+            return [(m.id, (m.user_id, m.chat_id)) for m in rows]
 
     def _seconds_to_next_retry(self) -> float | None:
         with Session(self.engine) as session:
@@ -270,7 +276,9 @@ class DeliveryWorker:
             return None
         return (as_utc(earliest) - self.clock.now()).total_seconds()
 
-    async def _deliver(self, message_id: int) -> None:
+    async def _deliver(self, message_id: int, after: asyncio.Task | None = None) -> None:
+        if after is not None:  # the same recipient's previous row first
+            await asyncio.wait({after})
         target = await self._db(self._claim, message_id)
         if target is None:
             return

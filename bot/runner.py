@@ -11,6 +11,7 @@ import signal
 from bot.app import Services, build
 from bot.config import Settings
 from bot.delivery import DeliveryWorker
+from bot.runtime.leader import Role, run_as_leader
 from bot.scheduler import PublicityScheduler
 
 log = logging.getLogger(__name__)
@@ -39,29 +40,57 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
         loop.add_signal_handler(signal.SIGHUP, lambda: _reload(services))
 
     channels = [make_channel(name, services) for name in names]
-    delivery = [DeliveryWorker(services.engine, c.sender) for c in channels]
-    for channel, worker in zip(channels, delivery, strict=True):
-        channel.on_queued = worker.wake.set  # a queued answer is sent at once, not at the poll
+    roles: list[asyncio.Task] = []
+    for channel in channels:
+        wake = asyncio.Event()
+        channel.on_queued = wake.set  # a queued answer is sent at once, not at the next poll
         await channel.start()
         log.info("channel %s started", channel.name)
-    workers = [
-        asyncio.create_task(worker.run(stop), name=f"deliver-{worker.channel}")
-        for worker in delivery
-    ]
-    scheduler = PublicityScheduler(services.engine, services.settings, services.faq)
+        roles.append(
+            _role_task(
+                services, f"deliver:{channel.name}", stop, _delivery(services, channel, wake)
+            )
+        )
+    roles.append(_role_task(services, "scheduler", stop, _scheduling(services)))
     try:
-        await scheduler.start()
-        services.extra["scheduler"] = scheduler
         await stop.wait()
     finally:
         log.info("stopping")
-        services.extra.pop("scheduler", None)
-        scheduler.shutdown()
+        await asyncio.gather(*roles, return_exceptions=True)
         for channel in channels:
             with contextlib.suppress(Exception):
                 await channel.stop()
-        await asyncio.gather(*workers, return_exceptions=True)
     return 0
+
+
+def _role_task(services: Services, name: str, stop: asyncio.Event, work) -> asyncio.Task:
+    role = Role(services.engine, name)
+    return asyncio.create_task(run_as_leader(role, stop, work), name=f"role-{name}")
+
+
+def _delivery(services: Services, channel, wake: asyncio.Event):
+    """The channel's delivery worker, run by whichever process holds its role."""
+
+    async def work(stop_work: asyncio.Event) -> None:
+        await DeliveryWorker(services.engine, channel.sender, wake=wake).run(stop_work)
+
+    return work
+
+
+def _scheduling(services: Services):
+    """The publicity scheduler, run by whichever process holds the role."""
+
+    async def work(stop_work: asyncio.Event) -> None:
+        scheduler = PublicityScheduler(services.engine, services.settings, services.faq)
+        await scheduler.start()
+        services.extra["scheduler"] = scheduler
+        try:
+            await stop_work.wait()
+        finally:
+            services.extra.pop("scheduler", None)
+            scheduler.shutdown()
+
+    return work
 
 
 def _reload(services: Services) -> None:

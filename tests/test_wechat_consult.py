@@ -36,7 +36,7 @@ def fake_api():
 
 @pytest.fixture
 def wechat_services(database_url, engine, faq_store, fake_api):
-    settings = wechat_settings(database_url, fake_api.url, ["console:admin"])
+    settings = wechat_settings(database_url, fake_api.url, ["console:admin"], aes_key=AES_KEY)
     return build(settings, engine=engine, faq=faq_store, migrate=False)
 
 

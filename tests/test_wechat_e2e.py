@@ -109,7 +109,12 @@ def test_bot_run_answers_wechat_and_delivers_the_outbox(tmp_path, engine, databa
                 echo = client.get(url, params={**plain.query(), "echostr": "hello-wechat"})
                 assert echo.text == "hello-wechat"
                 params, body = plain.request(message_xml("oE2E", "text", Content="/start", MsgId=1))
-                reply = plain.open_reply(client.post(url, params=params, content=body).text)
+                refused = client.post(url, params=params, content=body)  # safe mode is on
+                assert refused.status_code == 403
+                params, body = safe.request(
+                    message_xml("oE2E", "text", Content="/start", MsgId=1), encrypted=True
+                )
+                reply = safe.open_reply(client.post(url, params=params, content=body).text)
                 assert reply["ToUserName"] == "oE2E" and "普法助手" in reply["Content"]
                 assert "1. 📖 浏览民法典问答" in reply["Content"]
                 xml = message_xml("oE2E", "text", Content="4", MsgId=2)  # ❓ 使用帮助

@@ -181,9 +181,7 @@ def finish(
     another worker has taken it over (the caller's transaction must then roll back)."""
     result = session.execute(
         update(InboxUpdate)
-        .where(
-            InboxUpdate.id == row_id, InboxUpdate.owner == owner, InboxUpdate.status == HANDLING
-        )
+        .where(InboxUpdate.id == row_id, InboxUpdate.owner == owner, InboxUpdate.status == HANDLING)
         .values(status=status, handled_at=utcnow(), passive=passive, lease_until=None)
     )
     if result.rowcount != 1:
@@ -213,7 +211,9 @@ def release_after_failure(engine: Engine, row_id: int, owner: str, reason: str) 
         row.owner, row.lease_until = None, None
         if row.attempts >= MAX_ATTEMPTS:
             row.status = SKIPPED
-            log.error("inbox: update %d skipped after %d attempts: %s", row_id, row.attempts, reason)
+            log.error(
+                "inbox: update %d skipped after %d attempts: %s", row_id, row.attempts, reason
+            )
         else:
             row.status = PENDING
             row.not_before = utcnow() + timedelta(seconds=min(2**row.attempts, 60))
