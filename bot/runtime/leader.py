@@ -34,9 +34,10 @@ STANDBY_SECONDS = 2.0
 HEALTH_SECONDS = 5.0
 
 
-def lock_id(name: str) -> int:
-    """A stable 63-bit advisory-lock key for a role name."""
-    return zlib.crc32(f"pufa-bot:{name}".encode()) | (0x5055 << 32)
+def lock_id(name: str, schema: str) -> int:
+    """A stable advisory-lock key for a role in one schema (advisory locks are per
+    database, and several deployments or test runs may share one in different schemas)."""
+    return zlib.crc32(f"pufa-bot:{schema}:{name}".encode()) | (0x5055 << 32)
 
 
 class Role:
@@ -47,6 +48,7 @@ class Role:
         self.name = name
         self._connection = None
         self._file = None
+        self._key: int | None = None
         self._told = False
 
     @property
@@ -63,8 +65,10 @@ class Role:
     def _acquire_advisory(self) -> bool:
         connection = self.engine.connect()
         try:
+            schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+            self._key = lock_id(self.name, schema)
             got = connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_id(self.name)}
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
             ).scalar()
             connection.commit()
         except SQLAlchemyError:
@@ -120,7 +124,7 @@ class Role:
         if self._connection is not None:
             with contextlib.suppress(SQLAlchemyError):
                 self._connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": lock_id(self.name)}
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": self._key}
                 )
                 self._connection.commit()
         self._drop()
