@@ -20,6 +20,7 @@ DEFAULT_COMMUNITIES = ["东风里社区", "平阳里社区", "华阳里社区"]
 ROLES = ("resident", "staff", "adviser", "admin")
 
 CommaList = Annotated[list[str], NoDecode]
+MAX_DURATION_SECONDS = 30 * 86400
 
 
 class ConfigError(Exception):
@@ -30,6 +31,16 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
     return value
+
+
+MAX_TOPIC_CHARS, MAX_COMMUNITY_CHARS = 32, 64  # the database columns' sizes
+
+
+def _bounded_names(names: list[str], limit: int) -> list[str]:
+    for name in names:
+        if len(name) > limit:
+            raise ValueError(f"“{name[:20]}…”超过 {limit} 个字")
+    return names
 
 
 def _parse_duration(value: object) -> object:
@@ -46,8 +57,8 @@ def _parse_duration(value: object) -> object:
         seconds = float(number) * unit
     except ValueError as exc:
         raise ValueError("应为时长，例如 30m、1h、2d 或秒数") from exc
-    if seconds < 0:
-        raise ValueError("时长不能为负数")
+    if not 0 <= seconds <= MAX_DURATION_SECONDS:  # also NaN and 1e400 (inf)
+        raise ValueError("应为 0 秒到 30 天之间的时长，例如 30m、1h、2d")
     return timedelta(seconds=seconds)
 
 
@@ -111,7 +122,12 @@ class Settings(BaseSettings):
     def _non_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("至少需要一个社区名称")
-        return value
+        return _bounded_names(value, MAX_COMMUNITY_CHARS)
+
+    @field_validator("subscription_topics")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        return _bounded_names(value, MAX_TOPIC_CHARS)
 
     @field_validator("timezone")
     @classmethod
@@ -210,6 +226,11 @@ def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment, raising ConfigError with a one-line reason."""
     try:
         return Settings(**overrides)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"配置错误：.env 文件不是 UTF-8 编码（第 {exc.start} 字节附近），"
+            "请用记事本“另存为”UTF-8 后再试"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"

@@ -18,6 +18,7 @@ from bot import ledger
 from bot.config import Settings
 from bot.messages import MAX_INPUT_CHARS, Button, Incoming, Reply, as_replies
 from bot.models import ConversationState, User
+from bot.parsing import ascii_int
 from bot.routing import Command, Context, Handler, Router
 from bot.runtime.inbox import LeaseLost
 from bot.services import users
@@ -97,6 +98,9 @@ class Dispatcher:
         so all of it commits together). Without it this never raises; with it, a failure that
         could not even be recorded raises NotRecorded, so the stored update is tried again.
         """
+        if not valid_sender(incoming):
+            log.warning("message from an invalid user id on %r refused", incoming.channel[:16])
+            return []
         try:
             with Session(self.engine, expire_on_commit=False) as session:
                 replies = self._handle_in(session, incoming)
@@ -163,10 +167,13 @@ class Dispatcher:
     def _press_offered_digit(self, user: User, incoming: Incoming) -> Incoming:
         """On numbered-option channels a bare number presses the button offered last."""
         text = incoming.text.strip()
-        if not (incoming.digit_buttons and incoming.kind == "text" and text.isdigit()):
+        if not (incoming.digit_buttons and incoming.kind == "text"):
+            return incoming
+        number = ascii_int(text, max_digits=4)
+        if number is None:
             return incoming
         offered = user.offered_buttons or []
-        index = int(text) - 1
+        index = number - 1
         if not 0 <= index < len(offered):
             return incoming
         button = offered[index]
@@ -237,6 +244,18 @@ class Dispatcher:
             labels = "、".join(ROLE_LABELS[r] for r in sorted(command.roles) if r in ROLE_LABELS)
             return TEXT_NOT_ALLOWED.format(name=command.name, roles=labels)
         return command.handler(incoming, ctx)
+
+
+MAX_USER_ID_CHARS = 128  # the users table's column
+MAX_CHANNEL_CHARS = 16
+
+
+def valid_sender(incoming: Incoming) -> bool:
+    """A channel and user id the database can hold (a forged id must not break a request)."""
+    return (
+        0 < len(incoming.channel) <= MAX_CHANNEL_CHARS
+        and 0 < len(incoming.user_id) <= MAX_USER_ID_CHARS
+    )
 
 
 def inbound_kind(incoming: Incoming) -> str:

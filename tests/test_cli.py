@@ -87,3 +87,21 @@ def test_db_upgrade_reports_the_revision(tmp_path):
     result = run_bot(["db", "upgrade"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "数据库已是最新版本" in result.stdout
+
+
+def test_bad_configuration_values_are_one_clear_line(tmp_path):
+    (tmp_path / ".env").write_bytes("PUFA_COMMUNITIES=东风里社区\n".encode("gbk"))
+    gbk = run_bot(["chat"], tmp_path, "/start\n")
+    assert gbk.returncode == 2 and "不是 UTF-8 编码" in gbk.stderr
+    (tmp_path / ".env").unlink()
+    cases = {
+        "PUFA_MISFIRE_GRACE": ("1e400", "nan", "-5m"),
+        "PUFA_SUBSCRIPTION_TOPICS": ("民法典," + "很长的主题" * 8,),
+        "PUFA_COMMUNITIES": ("社" * 65,),
+    }
+    for name, values in cases.items():
+        for value in values:
+            result = run_bot(["chat"], tmp_path, "/start\n", **{name: value})
+            assert result.returncode == 2, (name, value)
+            assert result.stderr.strip().startswith(f"配置错误：{name} 无效"), result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1

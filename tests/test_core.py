@@ -164,3 +164,21 @@ def test_state_is_kept_per_channel_and_user(services):
     other = services.dispatcher.handle(Incoming(channel="telegram", user_id="dave", text="5"))
     assert "收到" not in texts(other)  # telegram:dave has no open flow
     assert texts(harness.say("dave", "5")) == "第二个数？"
+
+
+def test_unicode_digits_and_long_numbers_are_text_not_option_presses(harness: Harness):
+    menu = harness.say("alice", "/start")
+    assert menu[0].buttons  # options were offered, so a plain number would press one
+    for text in ("①", "²", "١", "99999999999999999999"):
+        replies = harness.say("alice", text)  # must not raise
+        assert replies and "出了点问题" not in texts(replies), text
+    assert "使用方法" in texts(harness.say("alice", "4"))  # an ASCII digit still presses
+
+
+def test_an_oversized_user_id_is_refused_without_touching_the_database(harness: Harness):
+    before = ledger_counts(harness.services.engine)
+    replies = harness.services.dispatcher.handle(
+        Incoming(channel="console", user_id="x" * 129, text="/start")
+    )
+    assert replies == []
+    assert ledger_counts(harness.services.engine) == before

@@ -14,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.channels.base import DeliveryOutcome
-from bot.delivery import DeliveryWorker, RateLimiter, complete_pushes, recover_in_flight
+from bot.delivery import (
+    WINDOW_MARGIN,
+    DeliveryWorker,
+    RateLimiter,
+    complete_pushes,
+    recover_in_flight,
+)
 from bot.messages import Reply
 from bot.models import OutboxMessage, Push, User
 from bot.services import outbox, publicity, users
@@ -148,7 +154,8 @@ async def test_sends_never_exceed_the_rate_in_any_one_second_window(engine):
     times = [t for t, _, _ in sender.calls]
     assert attempted == 80 and len(times) == 80
     assert max_in_any_second(times) == 25
-    assert 79 / 25 <= times[-1] - times[0] < 79 / 25 + 0.01  # and no slower than the limit
+    # and no slower than the limit, less the window's margin for network jitter
+    assert 79 / 25 <= times[-1] - times[0] < 79 / 25 * (1 + WINDOW_MARGIN) + 0.01
     assert statuses(engine) == Counter(sent=80)
 
 
