@@ -4,10 +4,12 @@ Both bots long-poll a fake Bot API server on 127.0.0.1 (tests/fake_telegram.py, 
 of its own so it takes no CPU time from the bot) and answer N text updates, one per chat,
 queued at once; the clock runs from the queueing until every chat has its answer.
 
-The channel's answers go through the whole core: translation, the dispatcher in a worker
-thread, the FAQ matcher on real residents' questions (shared/eval/dev.jsonl), the user, FAQ
+The channel's answers go through the whole core: the update stored in the inbox before it is
+confirmed, the inbox worker, translation, the dispatcher in a worker thread, the FAQ matcher on real residents' questions (shared/eval/dev.jsonl), the user, FAQ
 question and ledger rows in the database (SQLite in a temporary folder unless --database-url
-is given), then rendering with inline keyboards. The echo bot is PTB's minimal
+is given), then the answer queued in the outbox and sent by the delivery worker at 30 messages/s (Telegram's
+own ceiling, so the channel cannot go faster than that by design), rendered with inline
+keyboards. The echo bot is PTB's minimal
 `reply_text(text)` handler with the same update concurrency.
 
 Each pair is measured at every --latency (seconds the fake server takes per call): 0 shows
@@ -41,6 +43,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 from bot.app import build  # noqa: E402
 from bot.channels.telegram import DEFAULT_CONCURRENCY, TelegramChannel  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.delivery import DeliveryWorker  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
 from bot.models import LedgerEvent  # noqa: E402
 from faq.store import FaqStore  # noqa: E402
@@ -118,6 +121,7 @@ class ChannelRun:
                 database_url=self.database_url,
                 telegram_token=fake.token,
                 telegram_api_url=fake.url,
+                telegram_rate=30,  # the outbox paces answers at Telegram's own ceiling
                 _env_file=None,
             )
             if self.services is None:
@@ -131,7 +135,21 @@ class ChannelRun:
                 self.services, rate_limited=False, concurrency=self.concurrency
             )
             first, self.first_chat = self.first_chat, self.first_chat + len(texts)
-            rate = await measure(fake, texts, first, channel.start, channel.stop)
+            stop = asyncio.Event()
+            worker = DeliveryWorker(self.services.engine, channel.sender)
+            channel.on_queued = worker.wake.set
+            running: list[asyncio.Task] = []
+
+            async def start() -> None:
+                await channel.start()
+                running.append(asyncio.create_task(worker.run(stop)))
+
+            async def finish() -> None:
+                stop.set()
+                await asyncio.gather(*running)
+                await channel.stop()
+
+            rate = await measure(fake, texts, first, start, finish)
             per_update = (ledger_rows(self.services.engine) - before) / len(texts)
             return rate, per_update, answer_kinds(fake, first, len(texts))
 
