@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind
 from bot.messages import Incoming, Reply
 from bot.models import ConversationState, OutboxMessage, User
 from bot.timeutil import utcnow
@@ -69,7 +70,7 @@ class Context:
             self.state = None
 
     # --- ledger and messages to other users ------------------------------------------
-    def count(self, kind: str, **fields: Any) -> None:
+    def count(self, kind: Kind, **fields: Any) -> None:
         ledger.record(self.session, kind, channel=self.channel, user=self.user, **fields)
 
     def send_to(self, recipient: User, reply: Reply, *, source: str, key: str | None = None):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.ledger import Kind, Source
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import Case, CaseEvent, User
 from bot.routing import ADVISER_ROLES, Context, Router
@@ -182,7 +183,7 @@ def actions(case: Case) -> tuple[Button, ...]:
 def action(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_adviser:
         log.warning("%s (%s) pressed %r", ctx.user.ref, ctx.user.role, incoming.payload)
-        ctx.count("refused", ref=incoming.payload[:64])
+        ctx.count(Kind.REFUSED, ref=incoming.payload[:64])
         return Reply(NOT_ALLOWED)
     parts = incoming.payload.split(":")
     verb = parts[1] if len(parts) > 1 else ""
@@ -208,7 +209,7 @@ def do_claim(ctx: Context, case: Case) -> list[Reply] | Reply:
 
 
 def after_claim(ctx: Context, case: Case) -> None:
-    count(ctx, "consult_claimed", case)
+    count(ctx, Kind.CONSULT_CLAIMED, case)
     to_resident(
         ctx,
         case,
@@ -282,7 +283,7 @@ def do_close(ctx: Context, case: Case) -> Reply:
         cases.close(ctx.session, case, ctx.user, ctx.now)
     except CaseError as exc:
         return Reply(str(exc))
-    count(ctx, "consult_closed", case)
+    count(ctx, Kind.CONSULT_CLOSED, case)
     text = f"您的咨询 {case.number} 已结案。如有新的问题，随时发送 /consult。"
     buttons: tuple[Button, ...] = ()
     if case.first_answer_at is not None and case.rating is None:
@@ -349,10 +350,10 @@ def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply
         event, first = cases.answer(ctx.session, case, ctx.user, text, photos, ctx.now)
     except CaseError as exc:
         return Reply(str(exc))
-    count(ctx, "consult_replied", case)
+    count(ctx, Kind.CONSULT_REPLIED, case)
     if first:
         hours = cases.hours_between(case.created_at, case.first_answer_at)
-        count(ctx, "consult_answered", case, value=hours)
+        count(ctx, Kind.CONSULT_ANSWERED, case, value=hours)
     message = f"📨 法律顾问对您的咨询 {case.number} 的答复：\n\n{text}"
     if photos:
         message += f"\n\n（顾问附了 {len(photos)} 张图片。）"
@@ -396,7 +397,7 @@ def to_resident(ctx: Context, case: Case, reply: Reply, key: str) -> bool:
     resident = ctx.session.get(User, case.user_id) if case.user_id else None
     if resident is None:
         return False
-    ctx.send_to(resident, reply, source=f"case:{case.number}", key=key)
+    ctx.send_to(resident, reply, source=Source.case(case.number), key=key)
     return True
 
 
@@ -413,7 +414,7 @@ def to_advisers(ctx: Context, case: Case, reply: Reply, key: str, *, everyone: b
     people = cases.notify_targets(ctx.session, None if everyone else case)
     for person in people:
         if person.id != ctx.user.id:
-            ctx.send_to(person, reply, source=f"case:{case.number}", key=key)
+            ctx.send_to(person, reply, source=Source.case(case.number), key=key)
     return len(people)
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session
 
+from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import Case, ConversationState, User
 from bot.routing import Context, Router
@@ -62,7 +63,7 @@ NOT_YOURS = "没有找到您名下编号为 {number} 的咨询。您只能查看
 
 
 # --- small helpers shared with the adviser side ---------------------------------------------
-def count(ctx: Context, kind: str, case: Case, value: float | None = None) -> None:
+def count(ctx: Context, kind: Kind, case: Case, value: float | None = None) -> None:
     """A ledger row for `case`, with the case's topic and community."""
     ctx.count(kind, topic=case.topic, community=case.community, ref=case.number, value=value)
 
@@ -443,7 +444,7 @@ def submit(ctx: Context, data: dict) -> Reply:
         now=ctx.now,
         zone=ctx.settings.zone,
     )
-    count(ctx, "consult_submitted", case)
+    count(ctx, Kind.CONSULT_SUBMITTED, case)
     from handlers import adviser  # the adviser side builds on this module
 
     adviser.notify_new_case(ctx, case)
@@ -590,7 +591,7 @@ def record_followup(ctx: Context, case: Case, *, text: str, photos: list[str]) -
     except CaseError as exc:
         ctx.clear_state()
         return Reply(str(exc))
-    count(ctx, "consult_followup", case)
+    count(ctx, Kind.CONSULT_FOLLOWUP, case)
     from handlers import adviser
 
     adviser.notify_followup(ctx, case, event)
@@ -655,5 +656,5 @@ def give_rating(ctx: Context, case: Case, score: int) -> Reply:
         cases.rate(ctx.session, case, ctx.user, score, ctx.now)
     except CaseError as exc:
         return Reply(str(exc))
-    count(ctx, "consult_rated", case, value=score)
+    count(ctx, Kind.CONSULT_RATED, case, value=score)
     return Reply(f"谢谢您的评价（{score} 分）！如有新的问题，随时发送 /consult。")

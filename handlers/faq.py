@@ -8,6 +8,7 @@ import re
 
 from sqlmodel import select
 
+from bot.ledger import SUGGEST_REJECTED, Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import FaqQuestion
 from bot.routing import STAFF_ROLES, Context, Router
@@ -34,6 +35,15 @@ OUT_OF_SCOPE_TEXT = {
 CHITCHAT_TEXT = "您好！我是普法助手，专门解答《民法典》相关的生活法律问题。您可以直接问我，比如“邻居家漏水到我家怎么办”。"
 ARTICLE_PATTERN = re.compile(r"^\s*(?:民法典)?\s*第?\s*(\d{1,4})\s*条\s*$")
 NOT_LOADED = "问答库暂时不可用，请稍后再试，或直接咨询法律顾问。"
+
+# The kind of the row for each status of a civil-code match (faq.MatchResult.status).
+FAQ_KINDS = {
+    "answered": Kind.FAQ_ANSWERED,
+    "suggest": Kind.FAQ_SUGGESTED,
+    "none": Kind.FAQ_UNANSWERED,
+    "out_of_scope": Kind.FAQ_OUT_OF_SCOPE,
+    "chitchat": Kind.FAQ_CHITCHAT,
+}
 
 CONSULT_BUTTON = Button("🧑‍⚖️ 咨询法律顾问", "consult")
 BROWSE_BUTTON = Button("📖 浏览问答", "browse")
@@ -95,7 +105,7 @@ def question(incoming: Incoming, ctx: Context) -> list[Reply] | Reply:
     ctx.session.add(row)
     ctx.session.flush()
     ctx.count(
-        f"faq_{'unanswered' if result.status == 'none' else result.status}",
+        FAQ_KINDS[result.status],
         topic=best.topic if best else result.area,
         book=best.book if best else None,
         ref=best.id if best else None,
@@ -111,7 +121,7 @@ def picked(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if entry_id == "-":
         if row is not None and row.user_id == ctx.user.id:
             row.status = "none"
-        ctx.count("faq_unanswered", ref="suggest_rejected")
+        ctx.count(Kind.FAQ_UNANSWERED, ref=SUGGEST_REJECTED)
         return Reply(NONE_TEXT, (CONSULT_BUTTON, BROWSE_BUTTON))
     entry = ctx.services.faq.kb.by_id.get(entry_id)
     if entry is None:
@@ -122,7 +132,7 @@ def picked(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
 
 
 def show_entry(entry: Entry, ctx: Context, question_id: int | None = None) -> Reply:
-    ctx.count("faq_view", topic=entry.topic, book=entry.book, ref=entry.id)
+    ctx.count(Kind.FAQ_VIEW, topic=entry.topic, book=entry.book, ref=entry.id)
     return answer_reply(entry, question_id)
 
 
@@ -148,7 +158,7 @@ def feedback(incoming: Incoming, ctx: Context) -> str:
         return "您已经评价过这个回答了，谢谢！"
     row.feedback = "helpful" if helpful else "unhelpful"
     ctx.count(
-        "feedback_helpful" if helpful else "feedback_unhelpful",
+        Kind.FEEDBACK_HELPFUL if helpful else Kind.FEEDBACK_UNHELPFUL,
         topic=entry.topic if entry else None,
         book=entry.book if entry else None,
         ref=parts[3],
@@ -198,7 +208,7 @@ def article_entries(number: int, ctx: Context) -> Reply:
     if number not in ARTICLE_RANGE:
         return Reply("《民法典》共 1260 条，请输入 1 到 1260 之间的条号。")
     entries = ctx.services.faq.kb.by_article.get(number, ())
-    ctx.count("faq_article", ref=str(number))
+    ctx.count(Kind.FAQ_ARTICLE, ref=str(number))
     if not entries:
         return Reply(
             f"问答库中暂时没有引用《民法典》第{number}条的问答。可以直接提问，或咨询法律顾问。",

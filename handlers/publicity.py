@@ -15,6 +15,7 @@ import os
 from sqlalchemy import event
 
 from bot import observances
+from bot.ledger import Kind, schedule_ref
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import Notice, Schedule
 from bot.routing import STAFF_ROLES, Context, Router
@@ -335,7 +336,7 @@ def _schedule_draft(text: str, ctx: Context) -> Reply:
         ctx.session, notice=notice, when=when, author=ctx.user, now=ctx.now, zone=zone
     )
     ctx.clear_state()
-    ctx.count("notice_scheduled", topic=notice.topic, ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.NOTICE_SCHEDULED, topic=notice.topic, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     return Reply(
         f"⏰ 已定时：#{schedule.id} {schedules.describe(when, zone)}，发送对象："
@@ -400,7 +401,7 @@ def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
         return Reply(f"没有进行中的定时推送 #{raw_id}。发送 /schedules 查看。")
     if action == "cancel":
         schedules.cancel(ctx.session, schedule)
-        ctx.count("schedule_cancelled", ref=f"schedule:{schedule.id}")
+        ctx.count(Kind.SCHEDULE_CANCELLED, ref=schedule_ref(schedule.id))
         _nudge_scheduler(ctx)
         log.info("%s cancelled schedule %s", ctx.user.ref, schedule.id)
         return Reply(f"已取消定时推送 #{schedule.id}。")
@@ -447,7 +448,7 @@ def _edit_text(ctx: Context, schedule: Schedule, text: str) -> Reply | list[Repl
     notice = ctx.session.get(Notice, schedule.notice_id)
     notice.text = text
     ctx.clear_state()
-    ctx.count("schedule_changed", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id))
     return [
         publicity.notice_reply(notice),
         Reply(f"👆 已修改 #{schedule.id} 的内容，以上是居民将收到的样子。"),
@@ -466,7 +467,7 @@ def _edit_when(ctx: Context, schedule: Schedule, text: str) -> Reply:
     except ValueError as exc:
         return Reply(f"{exc}（发送“取消”放弃修改）")
     ctx.clear_state()
-    ctx.count("schedule_changed", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     return Reply(
         f"已修改 #{schedule.id}：{schedules.describe(when, zone)}，下次发送 {_next_run(schedule, ctx)}。"
@@ -509,7 +510,7 @@ def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Repl
     summary = schedules.summary(ctx.session, schedule, ctx.settings.zone)
     if not created:
         return Reply(f"“{observance.name}”已经安排过了：{summary}。可用 /schedules 修改或取消。")
-    ctx.count("notice_scheduled", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.NOTICE_SCHEDULED, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     notice = ctx.session.get(Notice, schedule.notice_id)
     return [
@@ -557,6 +558,6 @@ def _daily_toggle(ctx: Context, action: str) -> Reply:
     )
     if action == "off" and series.status == "active":
         schedules.cancel(ctx.session, series)
-        ctx.count("schedule_cancelled", ref=f"schedule:{series.id}")
+        ctx.count(Kind.SCHEDULE_CANCELLED, ref=schedule_ref(series.id))
     _nudge_scheduler(ctx)
     return _daily_status(ctx)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.ledger import Kind
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services import activities, export, periods, stats
@@ -102,7 +103,7 @@ def export_command(incoming: Incoming, ctx: Context) -> Reply | str:
     stamp = ctx.now.astimezone(_zone(ctx)).strftime("%Y%m%d-%H%M%S-%f")
     folder = export.export_dir(ctx.settings.database_url)
     path = export.write(figures, fmt, folder / f"pufa-stats-{period.slug}-{stamp}.{fmt}")
-    ctx.count("stats_exported", ref=f"{period.slug}:{fmt}")
+    ctx.count(Kind.STATS_EXPORTED, ref=f"{period.slug}:{fmt}")
     log.info("%s exported %s as %s to %s", ctx.user.ref, period.slug, fmt, path)
     document = Attachment(kind="document", filename=f"普法统计-{period.slug}.{fmt}", path=str(path))
     return Reply(f"{period.label}统计表（{fmt.upper()}）已生成。", attachment=document)

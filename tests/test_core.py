@@ -93,9 +93,9 @@ def test_ledger_has_one_row_per_inbound_and_per_outbound_message(harness: Harnes
     counts = ledger_counts(engine)
     inbound = sum(counts.get(kind, 0) for kind in ledger.INBOUND_KINDS)
     assert inbound == len(lines) + 1
-    assert counts[ledger.IN_BUTTON] == 1
-    assert counts[ledger.IN_COMMAND] == 3
-    assert counts[ledger.OUT_REPLY] == sum(len(r) for r in replies) + len(button)
+    assert counts[ledger.Kind.IN_BUTTON] == 1
+    assert counts[ledger.Kind.IN_COMMAND] == 3
+    assert counts[ledger.Kind.OUT_REPLY] == sum(len(r) for r in replies) + len(button)
 
 
 def test_a_failing_handler_is_answered_and_still_counted(services, engine):
@@ -109,7 +109,7 @@ def test_a_failing_handler_is_answered_and_still_counted(services, engine):
     replies = services.dispatcher.handle(Incoming(channel="console", user_id="x", text="/boom"))
     assert "出了点问题" in replies[0].text
     counts = ledger_counts(engine)
-    assert counts[ledger.IN_COMMAND] == 1 and counts[ledger.OUT_REPLY] == 1 and counts["error"] == 1
+    assert counts[ledger.Kind.IN_COMMAND] == 1 and counts[ledger.Kind.OUT_REPLY] == 1 and counts["error"] == 1
 
 
 def _counter_router() -> Router:

@@ -256,14 +256,14 @@ async def test_a_button_press_reaches_the_dispatcher_and_is_answered(channel, fa
     await feed(channel, fake.callback_update(CHAT, "help"))
     assert len(fake.callback_answers) == 1
     assert "使用方法" in fake.messages_to(CHAT)[-1].text
-    assert ledger_count(tg_services.engine, ledger.IN_BUTTON) == 1
+    assert ledger_count(tg_services.engine, ledger.Kind.IN_BUTTON) == 1
 
 
 async def test_a_photo_gets_the_non_text_reply(channel, fake, tg_services):
     await feed(channel, fake.photo_update(CHAT))
     (message,) = fake.messages_to(CHAT)
     assert "只能看懂文字" in message.text
-    assert ledger_count(tg_services.engine, ledger.IN_MEDIA) == 1
+    assert ledger_count(tg_services.engine, ledger.Kind.IN_MEDIA) == 1
 
 
 async def test_commands_for_another_bot_in_a_group_are_ignored(channel, fake):

@@ -69,6 +69,7 @@ from bot.channels.wechat_api import (
 )
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
 from bot.config import ConfigError
+from bot.ledger import Kind, Source
 from bot.messages import Incoming, Reply
 from bot.services import outbox, users
 
@@ -80,7 +81,7 @@ REPLY_DEADLINE = 4.0
 DEDUP_SECONDS = 300
 DEDUP_MAX = 5000
 SHUTDOWN_GRACE = 30.0
-OUTBOX_SOURCE = "wechat_reply"
+OUTBOX_SOURCE = Source.WECHAT_REPLY
 IGNORED_EVENTS = frozenset({"location", "templatesendjobfinish", "masssendjobfinish"})
 
 
@@ -185,7 +186,7 @@ def record_event(engine: Engine, openid: str, event: EventOnly) -> None:
         user = users.get_or_create(session, CHANNEL, openid)
         if event.unreachable:
             user.unreachable = True
-        ledger.record(session, ledger.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
+        ledger.record(session, Kind.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
         session.commit()
 
 

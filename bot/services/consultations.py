@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.config import Settings
+from bot.ledger import Source
 from bot.messages import Reply
 from bot.models import Case, CaseEvent, OutboxMessage, User
 from bot.services import outbox, users
@@ -60,7 +61,7 @@ MAX_DESCRIPTION = 2000
 MAX_PHOTOS = 9
 NUMBER_ATTEMPTS = 20
 ANONYMIZED = "（已匿名化）"
-DIGEST_SOURCE = "case_digest"
+DIGEST_SOURCE = Source.CASE_DIGEST
 
 NUMBER_PATTERN = re.compile(r"ZS-(\d{4})-(\d{1,6})", re.IGNORECASE)
 MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -436,7 +437,7 @@ def purge(session: Session, now: datetime, older_than: timedelta) -> list[str]:
                 event.body = ANONYMIZED
             event.photos = None
         messages = session.exec(
-            select(OutboxMessage).where(OutboxMessage.source == f"case:{case.number}")
+            select(OutboxMessage).where(OutboxMessage.source == Source.case(case.number))
         )
         for message in messages:
             message.reply = Reply(ANONYMIZED).to_dict()

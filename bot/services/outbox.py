@@ -26,13 +26,13 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from bot import ledger
+from bot.ledger import Kind, Source
 from bot.messages import Reply
 from bot.models import Notice, OutboxMessage, Push, User
 from bot.timeutil import utcnow
 
 MAX_ATTEMPTS = 5
 FINAL_STATUSES = ("sent", "unreachable", "failed", "in_doubt")
-PUSH_SOURCE = "push:"
 # Sources of rows that carry (parts of) an answer the dispatcher already counted as
 # out_reply when it was decided; delivering them must not count it again.
 ANSWER_SOURCES = frozenset({"wechat_reply"})
@@ -111,7 +111,7 @@ def mark_sent(session: Session, message: OutboxMessage, now: datetime | None = N
     message.sent_at = now or utcnow()
     message.attempts += 1
     if message.source not in ANSWER_SOURCES:
-        _count(session, message, ledger.OUT_PUSH)
+        _count(session, message, Kind.OUT_PUSH)
 
 
 def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> None:
@@ -123,14 +123,14 @@ def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> N
     user = session.get(User, message.user_id)
     if user is not None:
         user.unreachable = True
-    _count(session, message, "push_unreachable")
+    _count(session, message, Kind.PUSH_UNREACHABLE)
 
 
 def mark_failed(session: Session, message: OutboxMessage, reason: str) -> None:
     message.status = "failed"
     message.attempts += 1
     message.last_error = reason[:500]
-    _count(session, message, "push_failed")
+    _count(session, message, Kind.PUSH_FAILED)
 
 
 def mark_retry(
@@ -145,13 +145,13 @@ def mark_retry(
     message.last_error = reason[:500]
     if message.attempts >= MAX_ATTEMPTS:
         message.status = "failed"
-        _count(session, message, "push_failed")
+        _count(session, message, Kind.PUSH_FAILED)
     else:
         message.status = "pending"
         message.not_before = (now or utcnow()) + timedelta(seconds=max(delay, 0.0))
 
 
-def _count(session: Session, message: OutboxMessage, kind: str) -> None:
+def _count(session: Session, message: OutboxMessage, kind: Kind) -> None:
     user = session.get(User, message.user_id)
     ledger.record(
         session,
@@ -165,8 +165,9 @@ def _count(session: Session, message: OutboxMessage, kind: str) -> None:
 
 def source_topic(session: Session, source: str) -> str | None:
     """The notice topic behind a publicity push source 'push:<id>' (None otherwise)."""
-    if not source.startswith(PUSH_SOURCE) or not source[len(PUSH_SOURCE) :].isdigit():
+    push_id = Source.push_id(source)
+    if push_id is None:
         return None
-    push = session.get(Push, int(source[len(PUSH_SOURCE) :]))
+    push = session.get(Push, push_id)
     notice = session.get(Notice, push.notice_id) if push is not None else None
     return notice.topic if notice is not None else None

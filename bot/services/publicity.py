@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind, Source
 from bot.messages import Attachment, Reply
 from bot.models import Notice, OutboxMessage, Push, Subscriber, SubscriptionTopic, User
 from bot.services import outbox, users
@@ -47,12 +48,12 @@ MAX_NOTICE_CHARS = 2000
 FOOTER = "——\n回复“退订”可取消订阅，发送 /subscribe 可调整订阅。"
 DAILY_DISCLAIMER = "ℹ️ 以上是一般性法律知识，具体问题可直接向本助手提问，或咨询街道法律顾问。"
 NO_REPEAT_WITHIN = timedelta(days=365)
-REPORT_SOURCE = "publicity:report"
+REPORT_SOURCE = Source.REPORT
 STAFF_ROLES = ("staff", "admin")
 
 
 def push_source(push_id: int) -> str:
-    return f"{outbox.PUSH_SOURCE}{push_id}"
+    return Source.push(push_id)
 
 
 # --- audiences -------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def subscribe(
             session.add(SubscriptionTopic(user_id=user.id, topic=topic))
     row.active = True
     row.updated_at = now
-    ledger.record(session, "subscribe", channel=channel, user=user)
+    ledger.record(session, Kind.SUBSCRIBE, channel=channel, user=user)
     return True
 
 
@@ -153,7 +154,7 @@ def unsubscribe(session: Session, user: User, *, channel: str, now: datetime) ->
         return False
     row.active = False
     row.updated_at = now
-    ledger.record(session, "unsubscribe", channel=channel, user=user)
+    ledger.record(session, Kind.UNSUBSCRIBE, channel=channel, user=user)
     return True
 
 
@@ -167,7 +168,7 @@ def toggle_topic(session: Session, user: User, topic: str, *, channel: str, now:
     _touch(session, user, now)
     ledger.record(
         session,
-        "subscribe" if row is None else "unsubscribe",
+        Kind.SUBSCRIBE if row is None else Kind.UNSUBSCRIBE,
         channel=channel,
         user=user,
         topic=topic,
@@ -179,7 +180,7 @@ def toggle_daily(session: Session, user: User, *, channel: str, now: datetime) -
     """Switch the 每日一条民法典 opt-in; returns True when it is now on."""
     row = _touch(session, user, now)
     row.daily = not row.daily
-    kind = "subscribe" if row.daily else "unsubscribe"
+    kind = Kind.SUBSCRIBE if row.daily else Kind.UNSUBSCRIBE
     ledger.record(session, kind, channel=channel, user=user, topic=DAILY_LEDGER_TOPIC)
     return row.daily
 
@@ -308,7 +309,7 @@ def fan_out(
     for name, count in sorted(per_channel.items()):
         ledger.record(
             session,
-            "notice_published",
+            Kind.NOTICE_PUBLISHED,
             channel=name,
             topic=notice.topic,
             community=community,

@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind, Source, schedule_ref
 from bot.messages import Reply
 from bot.models import Notice, Schedule, User
 from bot.observances import CAMPAIGN_TIME, Observance
@@ -49,7 +50,7 @@ WHEN_HELP = (
     "时间的写法：2026-03-15 09:00（一次）、3-15 09:00、明天 09:00、"
     "每天 08:00、每周一 08:00、每月1日 08:00。"
 )
-SKIPPED_SOURCE = "publicity:skipped"
+SKIPPED_SOURCE = Source.SKIPPED
 
 
 # --- when ------------------------------------------------------------------------------------
@@ -443,10 +444,10 @@ def _report_skipped(session, schedule, skipped, now, settings: Settings) -> None
     notice = session.get(Notice, schedule.notice_id) if schedule.notice_id else None
     ledger.record(
         session,
-        "push_skipped",
+        Kind.PUSH_SKIPPED,
         channel="scheduler",
         topic=notice.topic if notice else publicity.DAILY_NOTICE_TOPIC,
-        ref=f"schedule:{schedule.id}",
+        ref=schedule_ref(schedule.id),
         value=float(len(skipped)),
     )
     log.warning(
