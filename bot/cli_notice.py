@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.messages import Attachment
+from bot.models import OutboxStatus, PushStatus, ScheduleStatus
 from bot.timeutil import utcnow
 
 
@@ -237,14 +238,15 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         pushes = publicity.recent_pushes(session, args.limit)
         print(f"最近的发送（{len(pushes)} 次）：" if pushes else "还没有发送过通知。")
         for push, notice in pushes:
-            counts = publicity.push_counts(session, push)
-            waiting = counts.get("pending", 0) + counts.get("sending", 0)
-            state = "已完成" if push.status == "done" else f"发送中（待发 {waiting}）"
+            count = publicity.push_counts(session, push).get
+            waiting = count(OutboxStatus.PENDING, 0) + count(OutboxStatus.SENDING, 0)
+            state = "已完成" if push.status == PushStatus.DONE else f"发送中（待发 {waiting}）"
             print(
                 f"  push {push.id} · 通知 #{notice.id}「{publicity.notice_title(notice)}」"
                 f" · {push.due_at.astimezone(zone):%Y-%m-%d %H:%M} · {state} · 共 {push.recipients} 人："
-                f"送达 {counts.get('sent', 0)}，失败 {counts.get('failed', 0)}，"
-                f"无法送达 {counts.get('unreachable', 0)}，状态不明 {counts.get('in_doubt', 0)}"
+                f"送达 {count(OutboxStatus.SENT, 0)}，失败 {count(OutboxStatus.FAILED, 0)}，"
+                f"无法送达 {count(OutboxStatus.UNREACHABLE, 0)}，"
+                f"状态不明 {count(OutboxStatus.IN_DOUBT, 0)}"
             )
     return 0
 
@@ -256,7 +258,7 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     raw = str(args.id).lstrip("#")
     with Session(_engine(settings)) as session:
         schedule = session.get(Schedule, int(raw)) if raw.isdigit() else None
-        if schedule is None or schedule.status != "active":
+        if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
             print(f"没有进行中的定时推送 #{raw}。", file=sys.stderr)
             return 1
         schedules.cancel(session, schedule)
@@ -324,10 +326,10 @@ def _campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
         series = schedules.ensure_daily_series(
             session, now=now, zone=settings.zone, at_time=at_time, reactivate=args.on
         )
-        if args.off and series.status == "active":
+        if args.off and series.status == ScheduleStatus.ACTIVE:
             schedules.cancel(session, series)
         session.commit()
         people = publicity.count_audience(session, publicity.Audience("daily"))[0]
-        state = f"运行中，每天 {series.at_time}" if series.status == "active" else "已停止"
+        state = f"运行中，每天 {series.at_time}" if series.status == ScheduleStatus.ACTIVE else "已停止"
     print(f"每日一条民法典（#{series.id}）：{state}；开启它的订阅者 {people} 人。")
     return 0

@@ -45,7 +45,7 @@ from sqlmodel import Session, select
 
 from bot.channels.base import DeliveryOutcome, Sender
 from bot.messages import Reply
-from bot.models import OutboxMessage, User
+from bot.models import OutboxMessage, OutboxStatus, User
 from bot.services import outbox, publicity
 from bot.timeutil import as_utc, utcnow
 
@@ -254,7 +254,7 @@ class DeliveryWorker:
         with Session(self.engine) as session:
             earliest = session.exec(
                 select(func.min(OutboxMessage.not_before)).where(
-                    OutboxMessage.channel == self.channel, OutboxMessage.status == "pending"
+                    OutboxMessage.channel == self.channel, OutboxMessage.status == OutboxStatus.PENDING
                 )
             ).one()
         if earliest is None:

@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.delivery import complete_pushes
-from bot.models import Schedule
+from bot.models import Schedule, ScheduleStatus
 from bot.services import schedules
 from bot.timeutil import as_utc, utcnow
 
@@ -182,7 +182,7 @@ class PublicityScheduler:
         with Session(self.engine) as session:
             rows = session.exec(
                 select(Schedule.id, Schedule.next_run_at).where(
-                    Schedule.status == "active", Schedule.next_run_at.is_not(None)
+                    Schedule.status == ScheduleStatus.ACTIVE, Schedule.next_run_at.is_not(None)
                 )
             )
             return {schedule_id: as_utc(run_at) for schedule_id, run_at in rows}

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from bot.ledger import Kind, Source
 from bot.messages import Attachment, Button, Incoming, Reply
-from bot.models import Case, CaseEvent, User
+from bot.models import Case, CaseEvent, CaseStatus, User
 from bot.routing import ADVISER_ROLES, Context, Router
 from bot.services import consultations as cases
 from bot.services.consultations import CaseError
@@ -33,16 +33,16 @@ router = Router("adviser")
 FLOW = "adviser"
 STOP_WORDS = frozenset({"取消", "返回", "退出"})
 STATUS_WORDS = {
-    "new": ("new",),
-    "新": ("new",),
-    "待认领": ("new",),
-    "claimed": ("claimed",),
-    "已认领": ("claimed",),
-    "处理中": ("claimed",),
-    "answered": ("answered",),
-    "已答复": ("answered",),
-    "closed": ("closed",),
-    "已结案": ("closed",),
+    "new": (CaseStatus.NEW,),
+    "新": (CaseStatus.NEW,),
+    "待认领": (CaseStatus.NEW,),
+    "claimed": (CaseStatus.CLAIMED,),
+    "已认领": (CaseStatus.CLAIMED,),
+    "处理中": (CaseStatus.CLAIMED,),
+    "answered": (CaseStatus.ANSWERED,),
+    "已答复": (CaseStatus.ANSWERED,),
+    "closed": (CaseStatus.CLOSED,),
+    "已结案": (CaseStatus.CLOSED,),
     "open": cases.OPEN_STATUSES,
     "未结案": cases.OPEN_STATUSES,
     "all": cases.STATUSES,
@@ -167,9 +167,9 @@ def event_line(session: Session, case: Case, event: CaseEvent, zone: ZoneInfo) -
 
 def actions(case: Case) -> tuple[Button, ...]:
     number = case.number
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return ()
-    buttons = [Button("✋ 认领", f"cq:c:{number}")] if case.status == "new" else []
+    buttons = [Button("✋ 认领", f"cq:c:{number}")] if case.status == CaseStatus.NEW else []
     buttons += [
         Button("✍ 回复", f"cq:r:{number}"),
         Button("❓ 请居民补充", f"cq:i:{number}"),
@@ -220,7 +220,7 @@ def after_claim(ctx: Context, case: Case) -> None:
 
 def claim_if_new(ctx: Context, case: Case) -> None:
     """Replying to or asking about an unclaimed case takes it (new → claimed first)."""
-    if case.status != "new":
+    if case.status != CaseStatus.NEW:
         return
     try:
         cases.claim(ctx.session, case, ctx.user, ctx.now)
@@ -250,7 +250,7 @@ def start_info(ctx: Context, case: Case) -> Reply:
 
 
 def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return Reply(f"{case.number} 已结案。")
     state = ctx.state
     if state is not None and state.flow == FLOW and state.data.get("case") != case.number:
@@ -269,7 +269,7 @@ def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
 
 
 def confirm_close(ctx: Context, case: Case) -> Reply:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return Reply(f"{case.number} 已经结案了。")
     unanswered = "（这件咨询还没有答复过。）" if case.first_answer_at is None else ""
     return Reply(

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
-from bot.models import Case, ConversationState, User
+from bot.models import Case, CaseStatus, ConversationState, User
 from bot.routing import Context, Router
 from bot.services import consultations as cases
 from bot.services.consultations import CaseError
@@ -510,7 +510,7 @@ def show_own(ctx: Context, number: str) -> Reply:
     if thread:
         lines += ["", "—— 往来记录 ——", *thread]
     buttons = []
-    if case.status != "closed":
+    if case.status != CaseStatus.CLOSED:
         buttons.append(Button("💬 补充/追问", f"cm:f:{case.number}"))
     if case.first_answer_at is not None and case.rating is None:
         buttons.append(Button("⭐ 评价答复", f"cm:rate:{case.number}"))
@@ -553,7 +553,7 @@ def mine_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
 
 # --- follow-ups -------------------------------------------------------------------------------
 def start_followup(ctx: Context, case: Case) -> Reply:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return Reply(f"{case.number} 已结案。如有新的问题，请发送 /consult 重新咨询。")
     ctx.set_state(FLOW, "followup", {"case": case.number})
     return Reply(

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.ledger import SUGGEST_REJECTED, Kind
 from bot.messages import Button, Incoming, Reply
-from bot.models import FaqQuestion
+from bot.models import FaqQuestion, MatchStatus
 from bot.routing import STAFF_ROLES, Context, Router
 from faq import Entry, MatchResult
 from faq.kb import ARTICLE_RANGE
@@ -38,11 +38,11 @@ NOT_LOADED = "问答库暂时不可用，请稍后再试，或直接咨询法律
 
 # The kind of the row for each status of a civil-code match (faq.MatchResult.status).
 FAQ_KINDS = {
-    "answered": Kind.FAQ_ANSWERED,
-    "suggest": Kind.FAQ_SUGGESTED,
-    "none": Kind.FAQ_UNANSWERED,
-    "out_of_scope": Kind.FAQ_OUT_OF_SCOPE,
-    "chitchat": Kind.FAQ_CHITCHAT,
+    MatchStatus.ANSWERED: Kind.FAQ_ANSWERED,
+    MatchStatus.SUGGEST: Kind.FAQ_SUGGESTED,
+    MatchStatus.NONE: Kind.FAQ_UNANSWERED,
+    MatchStatus.OUT_OF_SCOPE: Kind.FAQ_OUT_OF_SCOPE,
+    MatchStatus.CHITCHAT: Kind.FAQ_CHITCHAT,
 }
 
 CONSULT_BUTTON = Button("🧑‍⚖️ 咨询法律顾问", "consult")
@@ -70,17 +70,17 @@ def answer_reply(entry: Entry, question_id: int | None = None) -> Reply:
 
 def result_replies(result: MatchResult, question_id: int | None = None) -> list[Reply]:
     """The replies a resident sees for a match result."""
-    if result.status == "answered":
+    if result.status == MatchStatus.ANSWERED:
         return [answer_reply(result.matches[0].entry, question_id)]
-    if result.status == "suggest":
+    if result.status == MatchStatus.SUGGEST:
         buttons = tuple(
             Button(m.entry.question[:60], f"faq:{question_id or 0}:{m.entry.id}")
             for m in result.matches[:3]
         )
         return [Reply(SUGGEST_TEXT, (*buttons, Button("都不是", f"faq:{question_id or 0}:-")))]
-    if result.status == "out_of_scope":
+    if result.status == MatchStatus.OUT_OF_SCOPE:
         return [Reply(OUT_OF_SCOPE_TEXT[result.area], (CONSULT_BUTTON,))]
-    if result.status == "chitchat":
+    if result.status == MatchStatus.CHITCHAT:
         return [Reply(CHITCHAT_TEXT, (BROWSE_BUTTON, CONSULT_BUTTON))]
     return [Reply(NONE_TEXT, (CONSULT_BUTTON, BROWSE_BUTTON))]
 
@@ -94,7 +94,7 @@ def question(incoming: Incoming, ctx: Context) -> list[Reply] | Reply:
         return article_entries(int(article.group(1)), ctx)
     store = ctx.services.faq
     result = store.matcher.match(text)
-    best = result.best.entry if result.best and result.status == "answered" else None
+    best = result.best.entry if result.best and result.status == MatchStatus.ANSWERED else None
     row = FaqQuestion(
         user_id=ctx.user.id,
         channel=ctx.channel,
@@ -120,7 +120,7 @@ def picked(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     row = ctx.session.get(FaqQuestion, int(question_id)) if question_id.isdigit() else None
     if entry_id == "-":
         if row is not None and row.user_id == ctx.user.id:
-            row.status = "none"
+            row.status = MatchStatus.NONE
         ctx.count(Kind.FAQ_UNANSWERED, ref=SUGGEST_REJECTED)
         return Reply(NONE_TEXT, (CONSULT_BUTTON, BROWSE_BUTTON))
     entry = ctx.services.faq.kb.by_id.get(entry_id)
@@ -149,7 +149,7 @@ def feedback(incoming: Incoming, ctx: Context) -> str:
         row = FaqQuestion(
             user_id=ctx.user.id,
             channel=ctx.channel,
-            status="answered",
+            status=MatchStatus.ANSWERED,
             question=entry.question if entry else parts[3],
             entry_id=parts[3],
         )
@@ -223,7 +223,7 @@ def gaps(session, limit: int = 20) -> list[FaqQuestion]:
     """Questions that found no answer and answers marked unhelpful, newest first."""
     statement = (
         select(FaqQuestion)
-        .where((FaqQuestion.status == "none") | (FaqQuestion.feedback == "unhelpful"))
+        .where((FaqQuestion.status == MatchStatus.NONE) | (FaqQuestion.feedback == "unhelpful"))
         .order_by(FaqQuestion.id.desc())
         .limit(limit)
     )

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from bot import observances
 from bot.ledger import Kind, schedule_ref
 from bot.messages import Attachment, Button, Incoming, Reply
-from bot.models import Notice, Schedule
+from bot.models import Notice, Schedule, ScheduleStatus
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services import publicity, schedules
 from bot.services.publicity import Audience
@@ -397,7 +397,7 @@ def schedule_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
 
 def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
     schedule = ctx.session.get(Schedule, int(raw_id)) if raw_id.isdigit() else None
-    if schedule is None or schedule.status != "active":
+    if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
         return Reply(f"没有进行中的定时推送 #{raw_id}。发送 /schedules 查看。")
     if action == "cancel":
         schedules.cancel(ctx.session, schedule)
@@ -434,7 +434,7 @@ def schedule_edit_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
         ctx.clear_state()
         return Reply("已放弃修改。")
     schedule = ctx.session.get(Schedule, ctx.state.data.get("id", 0))
-    if schedule is None or schedule.status != "active":
+    if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
         ctx.clear_state()
         return Reply("这个定时推送已经结束或被取消了。发送 /schedules 查看。")
     if ctx.state.step == "text":
@@ -537,7 +537,7 @@ def _daily_status(ctx: Context) -> Reply:
     zone = ctx.settings.zone
     series = schedules.ensure_daily_series(ctx.session, now=ctx.now, zone=zone)
     people = publicity.count_audience(ctx.session, Audience("daily"))[0]
-    if series.status == "active":
+    if series.status == ScheduleStatus.ACTIVE:
         state = f"运行中：每天 {series.at_time} 推送，下次 {_next_run(series, ctx)}"
         button = Button("⏸ 停止每日一条民法典", "camp:daily:off")
     else:
@@ -556,7 +556,7 @@ def _daily_toggle(ctx: Context, action: str) -> Reply:
     series = schedules.ensure_daily_series(
         ctx.session, now=ctx.now, zone=zone, reactivate=action == "on"
     )
-    if action == "off" and series.status == "active":
+    if action == "off" and series.status == ScheduleStatus.ACTIVE:
         schedules.cancel(ctx.session, series)
         ctx.count(Kind.SCHEDULE_CANCELLED, ref=schedule_ref(series.id))
     _nudge_scheduler(ctx)

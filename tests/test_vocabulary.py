@@ -22,6 +22,7 @@ from bot.channels.base import DeliveryOutcome
 from bot.delivery import DeliveryWorker
 from bot.ledger import AUDIT_ONLY, Kind, Source
 from bot.messages import Reply
+from bot.models import MatchStatus
 from bot.services import periods, publicity, stats, users
 from bot.services.publicity import Audience
 from tests.conftest import Harness
@@ -117,3 +118,17 @@ def test_a_notice_delivered_by_the_worker_is_counted_as_deliveries(engine):
     assert sorted(sender.sent) == ["r0", "r1", "r2"]
     summary = this_year(engine).summary
     assert (summary["notices"], summary["deliveries"], summary["pushes"]) == (1, 3, 3)
+
+
+def test_match_statuses_are_the_matchers_and_each_has_a_ledger_kind():
+    from faq import matcher
+    from handlers.faq import FAQ_KINDS
+
+    assert set(MatchStatus) == {
+        matcher.ANSWERED,
+        matcher.SUGGEST,
+        matcher.NONE,
+        matcher.OUT_OF_SCOPE,
+        matcher.CHITCHAT_STATUS,
+    }
+    assert set(FAQ_KINDS) == set(MatchStatus)

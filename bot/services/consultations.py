@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.ledger import Source
 from bot.messages import Reply
-from bot.models import Case, CaseEvent, OutboxMessage, User
+from bot.models import Case, CaseEvent, CaseStatus, OutboxMessage, User
 from bot.services import outbox, users
 from bot.timeutil import as_utc, utcnow
 
@@ -52,9 +52,14 @@ TOPICS = (
     "其他",
 )
 OTHER_COMMUNITY = "其他"
-STATUSES = ("new", "claimed", "answered", "closed")
-OPEN_STATUSES = ("new", "claimed", "answered")
-STATUS_NAMES = {"new": "待认领", "claimed": "处理中", "answered": "已答复", "closed": "已结案"}
+STATUSES = tuple(CaseStatus)
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.CLAIMED, CaseStatus.ANSWERED)
+STATUS_NAMES = {
+    CaseStatus.NEW: "待认领",
+    CaseStatus.CLAIMED: "处理中",
+    CaseStatus.ANSWERED: "已答复",
+    CaseStatus.CLOSED: "已结案",
+}
 RETENTION_DAYS = 365  # what the consent text promises and `cases purge` defaults to
 MIN_DESCRIPTION = 10
 MAX_DESCRIPTION = 2000
@@ -163,7 +168,7 @@ def create_case(
         except IntegrityError:
             log.info("case number %s-%d taken concurrently; trying the next", year, seq)
             continue
-        add_event(session, case, user, "submitted", now, status_to="new")
+        add_event(session, case, user, "submitted", now, status_to=CaseStatus.NEW)
         return case
     raise RuntimeError(f"no free case number for {year} after {NUMBER_ATTEMPTS} attempts")
 
@@ -208,14 +213,14 @@ def _move(session: Session, case: Case, allowed: Iterable[str], to: str, **value
 
 
 def claim(session: Session, case: Case, adviser: User, now: datetime) -> None:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。")
     if case.adviser_id == adviser.id:
         raise CaseError(f"您已经认领了 {case.number}。")
-    if not _move(session, case, ("new",), "claimed", adviser_id=adviser.id, updated_at=now):
+    if not _move(session, case, (CaseStatus.NEW,), CaseStatus.CLAIMED, adviser_id=adviser.id, updated_at=now):
         holder = session.get(User, case.adviser_id) if case.adviser_id else None
         raise CaseError(f"{case.number} 已由{display(holder)}认领。")
-    add_event(session, case, adviser, "claimed", now, status_from="new", status_to="claimed")
+    add_event(session, case, adviser, "claimed", now, status_from=CaseStatus.NEW, status_to=CaseStatus.CLAIMED)
 
 
 def answer(
@@ -223,7 +228,7 @@ def answer(
 ) -> tuple[CaseEvent, bool]:
     """Record an adviser's reply; returns (event, whether it is the first answer)."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案，不能再答复。")
     values = {"updated_at": now, "awaiting_info": False}
     if case.adviser_id is None:
@@ -231,7 +236,7 @@ def answer(
     first = case.first_answer_at is None
     if first:
         values["first_answer_at"] = now
-    if not _move(session, case, OPEN_STATUSES, "answered", **values):
+    if not _move(session, case, OPEN_STATUSES, CaseStatus.ANSWERED, **values):
         raise CaseError(f"{case.number} 已结案，不能再答复。")
     event = add_event(
         session,
@@ -240,7 +245,7 @@ def answer(
         "answered",
         now,
         status_from=before,
-        status_to="answered",
+        status_to=CaseStatus.ANSWERED,
         body=text,
         photos=photos,
     )
@@ -250,11 +255,11 @@ def answer(
 def request_info(session: Session, case: Case, adviser: User, text: str, now: datetime):
     """The adviser asks the resident for more; an unclaimed case is claimed by the asker."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。")
     values = {"awaiting_info": True, "updated_at": now}
-    to = "claimed" if before == "new" else before
-    if before == "new":
+    to = CaseStatus.CLAIMED if before == CaseStatus.NEW else before
+    if before == CaseStatus.NEW:
         values["adviser_id"] = adviser.id
     if not _move(session, case, (before,), to, **values):
         raise CaseError(f"{case.number} 刚刚被其他人处理过，请重新查看。")
@@ -276,10 +281,10 @@ def add_followup(
     """A resident's follow-up (or the information asked for); an answered case goes back to
     the queue as claimed."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。如有新的问题，请发送 /consult 重新咨询。")
     kind = "info_added" if case.awaiting_info else "followup"
-    to = "claimed" if before == "answered" else before
+    to = CaseStatus.CLAIMED if before == CaseStatus.ANSWERED else before
     if not _move(session, case, (before,), to, awaiting_info=False, updated_at=now):
         raise CaseError(f"{case.number} 刚刚有了变化，请再发一次。")
     return add_event(
@@ -297,9 +302,9 @@ def add_followup(
 
 def close(session: Session, case: Case, actor: User, now: datetime) -> None:
     before = case.status
-    if not _move(session, case, OPEN_STATUSES, "closed", closed_at=now, updated_at=now):
+    if not _move(session, case, OPEN_STATUSES, CaseStatus.CLOSED, closed_at=now, updated_at=now):
         raise CaseError(f"{case.number} 已经结案了。")
-    add_event(session, case, actor, "closed", now, status_from=before, status_to="closed")
+    add_event(session, case, actor, "closed", now, status_from=before, status_to=CaseStatus.CLOSED)
 
 
 def rate(session: Session, case: Case, resident: User, score: int, now: datetime) -> None:
@@ -366,7 +371,7 @@ def overdue_cases(session: Session, now: datetime, sla_hours: int) -> list[Case]
     statement = (
         select(Case)
         .where(
-            Case.status.in_(("new", "claimed")),
+            Case.status.in_((CaseStatus.NEW, CaseStatus.CLAIMED)),
             Case.first_answer_at.is_(None),
             Case.created_at <= cutoff,
         )
@@ -426,7 +431,7 @@ def purge(session: Session, now: datetime, older_than: timedelta) -> list[str]:
     cutoff = as_utc(now) - older_than
     cases = session.exec(
         select(Case).where(
-            Case.status == "closed", Case.closed_at <= cutoff, Case.anonymized_at.is_(None)
+            Case.status == CaseStatus.CLOSED, Case.closed_at <= cutoff, Case.anonymized_at.is_(None)
         )
     ).all()
     for case in cases:

@@ -28,11 +28,16 @@ from sqlmodel import Session, select
 from bot import ledger
 from bot.ledger import Kind, Source
 from bot.messages import Reply
-from bot.models import Notice, OutboxMessage, Push, User
+from bot.models import Notice, OutboxMessage, OutboxStatus, Push, User
 from bot.timeutil import utcnow
 
 MAX_ATTEMPTS = 5
-FINAL_STATUSES = ("sent", "unreachable", "failed", "in_doubt")
+FINAL_STATUSES = (
+    OutboxStatus.SENT,
+    OutboxStatus.UNREACHABLE,
+    OutboxStatus.FAILED,
+    OutboxStatus.IN_DOUBT,
+)
 # Sources of rows that carry (parts of) an answer the dispatcher already counted as
 # out_reply when it was decided; delivering them must not count it again.
 ANSWER_SOURCES = frozenset({"wechat_reply"})
@@ -50,7 +55,7 @@ def pending(
     now = now or utcnow()
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == "pending")
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == OutboxStatus.PENDING)
         .where(or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now))
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -87,8 +92,8 @@ def claim(session: Session, message_id: int) -> bool:
     """Move one row from pending to sending; False if someone else took it first."""
     result = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(status="sending")
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING)
     )
     return result.rowcount == 1
 
@@ -97,9 +102,9 @@ def mark_in_doubt(session: Session, channel: str) -> int:
     """Rows left `sending` by a crash become `in_doubt` (not resent: no duplicates)."""
     result = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == "sending")
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == OutboxStatus.SENDING)
         .values(
-            status="in_doubt",
+            status=OutboxStatus.IN_DOUBT,
             last_error="interrupted during the platform call (crash); not resent",
         )
     )
@@ -107,7 +112,7 @@ def mark_in_doubt(session: Session, channel: str) -> int:
 
 
 def mark_sent(session: Session, message: OutboxMessage, now: datetime | None = None) -> None:
-    message.status = "sent"
+    message.status = OutboxStatus.SENT
     message.sent_at = now or utcnow()
     message.attempts += 1
     if message.source not in ANSWER_SOURCES:
@@ -117,7 +122,7 @@ def mark_sent(session: Session, message: OutboxMessage, now: datetime | None = N
 def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> None:
     """The user blocked the bot: never retried; the user is left out of later pushes
     until they write to the bot again (users.touch clears the flag)."""
-    message.status = "unreachable"
+    message.status = OutboxStatus.UNREACHABLE
     message.attempts += 1
     message.last_error = reason[:500]
     user = session.get(User, message.user_id)
@@ -127,7 +132,7 @@ def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> N
 
 
 def mark_failed(session: Session, message: OutboxMessage, reason: str) -> None:
-    message.status = "failed"
+    message.status = OutboxStatus.FAILED
     message.attempts += 1
     message.last_error = reason[:500]
     _count(session, message, Kind.PUSH_FAILED)
@@ -144,10 +149,10 @@ def mark_retry(
     message.attempts += 1
     message.last_error = reason[:500]
     if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
+        message.status = OutboxStatus.FAILED
         _count(session, message, Kind.PUSH_FAILED)
     else:
-        message.status = "pending"
+        message.status = OutboxStatus.PENDING
         message.not_before = (now or utcnow()) + timedelta(seconds=max(delay, 0.0))
 
 

@@ -34,7 +34,16 @@ from bot import ledger
 from bot.config import Settings
 from bot.ledger import Kind, Source
 from bot.messages import Attachment, Reply
-from bot.models import Notice, OutboxMessage, Push, Subscriber, SubscriptionTopic, User
+from bot.models import (
+    Notice,
+    OutboxMessage,
+    OutboxStatus,
+    Push,
+    PushStatus,
+    Subscriber,
+    SubscriptionTopic,
+    User,
+)
 from bot.services import outbox, users
 from bot.timeutil import as_utc
 from faq.kb import Entry
@@ -295,7 +304,7 @@ def fan_out(
                 "source": source,
                 "dedup_key": f"{source}:{user_id}",
                 "reply": reply,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
             }
             for user_id, user_channel in people
@@ -303,7 +312,7 @@ def fan_out(
         ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows))
         push.first_outbox_id, push.last_outbox_id = min(ids), max(ids)
     else:
-        push.status, push.finished_at = "done", now
+        push.status, push.finished_at = PushStatus.DONE, now
     community = notice.audience_value if notice.audience == "community" else None
     per_channel = Counter(user_channel for _, user_channel in people) or Counter({channel: 0})
     for name, count in sorted(per_channel.items()):
@@ -346,15 +355,15 @@ def push_counts(session: Session, push: Push) -> dict[str, int]:
 def complete_pushes(session: Session, now: datetime) -> list[int]:
     """Close every queued push whose rows are all final and queue the author's report."""
     finished = []
-    queued = session.exec(select(Push).where(Push.status == "queued").order_by(Push.id)).all()
+    queued = session.exec(select(Push).where(Push.status == PushStatus.QUEUED).order_by(Push.id)).all()
     for push in queued:
         counts = push_counts(session, push)
-        if counts.get("pending") or counts.get("sending"):
+        if counts.get(OutboxStatus.PENDING) or counts.get(OutboxStatus.SENDING):
             continue
         closed = session.exec(
             update(Push)
-            .where(Push.id == push.id, Push.status == "queued")
-            .values(status="done", finished_at=now)
+            .where(Push.id == push.id, Push.status == PushStatus.QUEUED)
+            .values(status=PushStatus.DONE, finished_at=now)
         )
         if closed.rowcount != 1:
             continue
@@ -381,12 +390,13 @@ def report_text(notice: Notice, push: Push, counts: dict[str, int]) -> str:
     lines = [
         f"📊 送达报告：通知 #{notice.id}「{notice_title(notice)}」",
         f"发送对象：{audience_of(notice).label()}，共 {push.recipients} 人",
-        f"✅ 已送达：{counts.get('sent', 0)}",
-        f"❌ 发送失败：{counts.get('failed', 0)}",
-        f"🚫 无法送达（对方已屏蔽机器人等）：{counts.get('unreachable', 0)}",
+        f"✅ 已送达：{counts.get(OutboxStatus.SENT, 0)}",
+        f"❌ 发送失败：{counts.get(OutboxStatus.FAILED, 0)}",
+        f"🚫 无法送达（对方已屏蔽机器人等）：{counts.get(OutboxStatus.UNREACHABLE, 0)}",
     ]
-    if counts.get("in_doubt"):
-        lines.append(f"❔ 状态不明：{counts['in_doubt']}（发送时系统中断，为避免重复没有再发）")
+    if counts.get(OutboxStatus.IN_DOUBT):
+        doubt = counts[OutboxStatus.IN_DOUBT]
+        lines.append(f"❔ 状态不明：{doubt}（发送时系统中断，为避免重复没有再发）")
     if push.excluded:
         lines.append(f"另有 {push.excluded} 人此前已无法送达，本次没有发送。")
     return "\n".join(lines)

@@ -69,7 +69,7 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.ledger import Kind, Source
-from bot.models import Activity, FaqQuestion, LedgerEvent, User
+from bot.models import Activity, FaqQuestion, LedgerEvent, MatchStatus, User
 from bot.services.activities import KINDS as ACTIVITY_KINDS
 from bot.services.periods import Period, local_midnight_utc
 from bot.timeutil import utcnow
@@ -553,7 +553,7 @@ def unanswered_questions(session: Session, period: Period, limit: int = MAX_LIST
     statement = (
         select(FaqQuestion)
         .where(_in_period(FaqQuestion.at, period))
-        .where(or_(FaqQuestion.status == "none", FaqQuestion.feedback == "unhelpful"))
+        .where(or_(FaqQuestion.status == MatchStatus.NONE, FaqQuestion.feedback == "unhelpful"))
         .order_by(FaqQuestion.at, FaqQuestion.id)
         .limit(limit)
     )
