@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.ledger import Kind
 from bot.messages import MAX_INPUT_CHARS, Button, Incoming, Reply, as_replies
 from bot.models import ConversationState, User
+from bot.payload import PayloadError, prefix_of
 from bot.routing import Command, Context, Handler, Router
 from bot.services import users
 
@@ -185,12 +186,14 @@ class Dispatcher:
         return self.text_handler(incoming, ctx)
 
     def _route_button(self, incoming: Incoming, ctx: Context):
-        prefix = (incoming.payload or "").split(":", 1)[0]
-        handler = self.buttons.get(prefix)
-        if handler is None:
-            log.info("stale button %r from %s", incoming.payload, ctx.user.ref)
-            return Reply(TEXT_STALE_BUTTON, self.menu)
-        return handler(incoming, ctx)
+        handler = self.buttons.get(prefix_of(incoming.payload))
+        if handler is not None:
+            try:
+                return handler(incoming, ctx)
+            except PayloadError:
+                pass
+        log.info("stale button %r from %s", incoming.payload, ctx.user.ref)
+        return Reply(TEXT_STALE_BUTTON, self.menu)
 
     def _route_command(self, incoming: Incoming, ctx: Context):
         name, _ = incoming.command()

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.ledger import Kind
 from bot.messages import Incoming, Reply
 from bot.models import ConversationState, OutboxMessage, User
+from bot.payload import Payload
 from bot.timeutil import utcnow
 
 Handler = Callable[[Incoming, "Context"], Any]
@@ -127,11 +128,14 @@ class Router:
 
         return register
 
-    def button(self, prefix: str) -> Callable[[Handler], Handler]:
-        """Register the handler for button payloads 'prefix' and 'prefix:...'."""
+    def button(self, payload: type[Payload]) -> Callable[[Handler], Handler]:
+        """Register the handler for the buttons of `payload` ('prefix' and 'prefix:...').
+
+        The handler unpacks `incoming.payload` itself; a PayloadError it lets through is
+        answered by the dispatcher as a stale button."""
 
         def register(handler: Handler) -> Handler:
-            self.buttons[prefix] = handler
+            self.buttons[payload.prefix] = handler
             return handler
 
         return register

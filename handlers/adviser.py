@@ -22,6 +22,7 @@ from sqlmodel import Session
 from bot.ledger import Kind, Source
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import Case, CaseEvent, CaseStatus, User
+from bot.payload import MyCaseButton, QueueButton
 from bot.routing import ADVISER_ROLES, Context, Router
 from bot.services import consultations as cases
 from bot.services.consultations import CaseError
@@ -95,7 +96,7 @@ def queue(incoming: Incoming, ctx: Context) -> Reply:
     if len(found) > LIST_LIMIT:
         lines.append(f"……还有 {len(found) - LIST_LIMIT} 件，请加筛选条件。")
     lines.append("发送 /case 编号 查看详情。")
-    buttons = tuple(Button(f"查看 {c.number}", f"cq:v:{c.number}") for c in found[:10])
+    buttons = tuple(Button(f"查看 {c.number}", QueueButton("v", c.number).pack()) for c in found[:10])
     return Reply("\n".join(lines), buttons)
 
 
@@ -169,28 +170,27 @@ def actions(case: Case) -> tuple[Button, ...]:
     number = case.number
     if case.status == CaseStatus.CLOSED:
         return ()
-    buttons = [Button("✋ 认领", f"cq:c:{number}")] if case.status == CaseStatus.NEW else []
+    buttons = [Button("✋ 认领", QueueButton("c", number).pack())] if case.status == CaseStatus.NEW else []
     buttons += [
-        Button("✍ 回复", f"cq:r:{number}"),
-        Button("❓ 请居民补充", f"cq:i:{number}"),
-        Button("✅ 结案", f"cq:x:{number}"),
+        Button("✍ 回复", QueueButton("r", number).pack()),
+        Button("❓ 请居民补充", QueueButton("i", number).pack()),
+        Button("✅ 结案", QueueButton("x", number).pack()),
     ]
     return tuple(buttons)
 
 
 # --- actions ---------------------------------------------------------------------------------
-@router.button("cq")
+@router.button(QueueButton)
 def action(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_adviser:
         log.warning("%s (%s) pressed %r", ctx.user.ref, ctx.user.role, incoming.payload)
         ctx.count(Kind.REFUSED, ref=incoming.payload[:64])
         return Reply(NOT_ALLOWED)
-    parts = incoming.payload.split(":")
-    verb = parts[1] if len(parts) > 1 else ""
-    if verb == "cancel":
+    button = QueueButton.unpack(incoming.payload)
+    if button.action == "cancel":
         return cancel(ctx)
-    number = cases.parse_number(parts[2]) if len(parts) > 2 else None
-    handler = ACTIONS.get(verb)
+    number = cases.parse_number(button.number) if button.number else None
+    handler = ACTIONS.get(button.action)
     if number is None or handler is None:
         return Reply("这个按钮已经失效了。发送 /cases 查看咨询队列。")
     case = cases.get_case(ctx.session, number)
@@ -203,7 +203,7 @@ def do_claim(ctx: Context, case: Case) -> list[Reply] | Reply:
     try:
         cases.claim(ctx.session, case, ctx.user, ctx.now)
     except CaseError as exc:
-        return Reply(str(exc), (Button("查看", f"cq:v:{case.number}"),))
+        return Reply(str(exc), (Button("查看", QueueButton("v", case.number).pack()),))
     after_claim(ctx, case)
     return [Reply(f"已认领 {case.number}。"), detail(ctx, case)]
 
@@ -256,7 +256,7 @@ def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
     if state is not None and state.flow == FLOW and state.data.get("case") != case.number:
         return Reply(
             f"您正在处理 {state.data.get('case')}，请先发送，或点“取消”放弃后再处理 {case.number}。",
-            (Button("✖ 取消", "cq:cancel"),),
+            (Button("✖ 取消", QueueButton("cancel").pack()),),
         )
     carried = state.data.get("photos", []) if state is not None and state.flow == FLOW else []
     data = {"case": case.number, "photos": list(carried)}
@@ -264,7 +264,7 @@ def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
     excerpt = case.description[:300] + ("……" if len(case.description) > 300 else "")
     return Reply(
         f"{ask}（咨询 {case.number}）。{how}\n居民的描述：{excerpt}",
-        (Button("✖ 取消", "cq:cancel"),),
+        (Button("✖ 取消", QueueButton("cancel").pack()),),
     )
 
 
@@ -274,7 +274,7 @@ def confirm_close(ctx: Context, case: Case) -> Reply:
     unanswered = "（这件咨询还没有答复过。）" if case.first_answer_at is None else ""
     return Reply(
         f"确定将 {case.number} 结案吗？结案后居民不能再追问。{unanswered}",
-        (Button("✅ 确认结案", f"cq:xx:{case.number}"), Button("⬅ 返回", f"cq:v:{case.number}")),
+        (Button("✅ 确认结案", QueueButton("xx", case.number).pack()), Button("⬅ 返回", QueueButton("v", case.number).pack())),
     )
 
 
@@ -328,7 +328,7 @@ def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
         ctx.set_state(FLOW, "reply", data)
         return Reply(
             f"已收到图片（共 {len(data['photos'])} 张）。请发送文字答复，发送后连同图片送达居民。",
-            (Button("✖ 取消", "cq:cancel"),),
+            (Button("✖ 取消", QueueButton("cancel").pack()),),
         )
     if incoming.kind != "text" or not text:
         log.info("adviser flow: %s sent %s", ctx.user.ref, incoming.kind)
@@ -337,7 +337,7 @@ def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
             if ctx.state.step == "reply"
             else "需要居民补充的内容（文字）"
         )
-        return Reply(f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", "cq:cancel"),))
+        return Reply(f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", QueueButton("cancel").pack()),))
     if ctx.state.step == "reply":
         return send_answer(ctx, case, text, data.get("photos", []))
     return send_info_request(ctx, case, text)
@@ -367,7 +367,7 @@ def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply
     note = "答复已发送给居民。" if delivered else "居民的信息已匿名化，答复只记入案卷。"
     return Reply(
         f"已答复 {case.number}。{note}",
-        (Button("✅ 结案", f"cq:x:{case.number}"), Button("查看", f"cq:v:{case.number}")),
+        (Button("✅ 结案", QueueButton("x", case.number).pack()), Button("查看", QueueButton("v", case.number).pack())),
     )
 
 
@@ -382,7 +382,7 @@ def send_info_request(ctx: Context, case: Case, text: str) -> Reply:
         f"❓ 法律顾问需要您补充一些情况（咨询 {case.number}）：\n\n{text}\n\n"
         "请直接回复（文字或图片），或点“补充”。"
     )
-    reply = Reply(message, (Button("💬 补充", f"cm:f:{case.number}"),))
+    reply = Reply(message, (Button("💬 补充", MyCaseButton("f", case.number).pack()),))
     if not to_resident(ctx, case, reply, f"ev{event.id}"):
         return Reply(f"{case.number} 的居民信息已匿名化，无法联系。")
     resident = ctx.session.get(User, case.user_id)
@@ -425,7 +425,7 @@ def notify_new_case(ctx: Context, case: Case) -> None:
         f"居民：{case.resident_name or ctx.user.ref}　联系方式：{case.phone or '在这里回复'}\n"
         f"图片：{len(case.photos)} 张\n情况：{description}\n\n发送 /case {case.number} 查看全文。"
     )
-    buttons = (Button("✋ 认领", f"cq:c:{case.number}"), Button("✍ 回复", f"cq:r:{case.number}"))
+    buttons = (Button("✋ 认领", QueueButton("c", case.number).pack()), Button("✍ 回复", QueueButton("r", case.number).pack()))
     if not to_advisers(ctx, case, Reply(text, buttons), "new", everyone=True):
         log.warning("case %s: no adviser, staff or admin to notify", case.number)
 
@@ -436,5 +436,5 @@ def notify_followup(ctx: Context, case: Case, event: CaseEvent) -> None:
     if event.photos:
         text += f"（图片 {len(event.photos)} 张）"
     text += f"\n\n发送 /case {case.number} 查看。"
-    buttons = (Button("✍ 回复", f"cq:r:{case.number}"), Button("查看", f"cq:v:{case.number}"))
+    buttons = (Button("✍ 回复", QueueButton("r", case.number).pack()), Button("查看", QueueButton("v", case.number).pack()))
     to_advisers(ctx, case, Reply(text, buttons), f"ev{event.id}", everyone=False)

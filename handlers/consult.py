@@ -24,6 +24,7 @@ from sqlmodel import Session
 from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import Case, CaseStatus, ConversationState, User
+from bot.payload import Consult, IntakeButton, MyCaseButton
 from bot.routing import Context, Router
 from bot.services import consultations as cases
 from bot.services.consultations import CaseError
@@ -40,8 +41,8 @@ HERE_WORDS = frozenset({"在这里回复", "不留", "不留电话", "不需要"
 RATING_WORDS = {"满意": 5, "一般": 3, "不满意": 1}
 PRESS_WORDS = frozenset({"补充", "追问", "继续追问", "补充/追问"})
 
-BACK = Button("⬅ 返回", "cs:back")
-CANCEL = Button("✖ 取消", "cs:cancel")
+BACK = Button("⬅ 返回", IntakeButton("back").pack())
+CANCEL = Button("✖ 取消", IntakeButton("cancel").pack())
 
 CONSENT_TEXT = (
     "提交咨询前，请先了解我们如何使用您的个人信息：\n"
@@ -71,10 +72,10 @@ def count(ctx: Context, kind: Kind, case: Case, value: float | None = None) -> N
 def answer_buttons(number: str) -> tuple[Button, ...]:
     """Under an adviser's answer: rate it, or ask more."""
     return (
-        Button("😊 满意", f"cm:r:{number}:5"),
-        Button("😐 一般", f"cm:r:{number}:3"),
-        Button("🙁 不满意", f"cm:r:{number}:1"),
-        Button("💬 继续追问", f"cm:f:{number}"),
+        Button("😊 满意", MyCaseButton("r", number, 5).pack()),
+        Button("😐 一般", MyCaseButton("r", number, 3).pack()),
+        Button("🙁 不满意", MyCaseButton("r", number, 1).pack()),
+        Button("💬 继续追问", MyCaseButton("f", number).pack()),
     )
 
 
@@ -97,7 +98,7 @@ def consult_command(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     return begin(ctx)
 
 
-@router.button("consult")
+@router.button(Consult)
 def consult_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     return begin(ctx)
 
@@ -139,11 +140,11 @@ def prompt(ctx: Context, step: str, data: dict) -> Reply:
 
 
 def prompt_consent(ctx: Context, data: dict) -> Reply:
-    return Reply(CONSENT_TEXT, (Button("✅ 同意", "cs:yes"), Button("不同意", "cs:no")))
+    return Reply(CONSENT_TEXT, (Button("✅ 同意", IntakeButton("yes").pack()), Button("不同意", IntakeButton("no").pack())))
 
 
 def prompt_topic(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(t, f"cs:t:{i}") for i, t in enumerate(cases.TOPICS))
+    buttons = tuple(Button(t, IntakeButton("t", str(i)).pack()) for i, t in enumerate(cases.TOPICS))
     return Reply("第 1 步（共 5 步）：请选择问题的类别：", (*buttons, BACK, CANCEL))
 
 
@@ -152,7 +153,7 @@ def communities(ctx: Context) -> list[str]:
 
 
 def prompt_community(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(c, f"cs:c:{i}") for i, c in enumerate(communities(ctx)))
+    buttons = tuple(Button(c, IntakeButton("c", str(i)).pack()) for i, c in enumerate(communities(ctx)))
     return Reply("第 2 步（共 5 步）：请选择您所在的社区：", (*buttons, BACK, CANCEL))
 
 
@@ -166,12 +167,12 @@ def prompt_description(ctx: Context, data: dict) -> Reply:
         "比如什么时候、和谁、发生了什么、您希望怎样解决。可以分几条发送，也可以发照片。"
         "说完后请点“描述完毕”。"
     )
-    buttons = [Button("✅ 描述完毕", "cs:done")]
+    buttons = [Button("✅ 描述完毕", IntakeButton("done").pack())]
     if data.get("parts") or data.get("photos"):
         text += (
             f"\n目前已记下 {len(description_of(data))} 字、{len(data.get('photos', []))} 张图片。"
         )
-        buttons.append(Button("🗑 清空重写", "cs:clear"))
+        buttons.append(Button("🗑 清空重写", IntakeButton("clear").pack()))
     return Reply(text, (*buttons, BACK, CANCEL))
 
 
@@ -182,7 +183,7 @@ def prompt_phone(ctx: Context, data: dict) -> Reply:
     )
     if data.get("phone"):
         text += f"\n目前填写的电话：{data['phone']}"
-    return Reply(text, (Button("💬 在这里回复", "cs:here"), BACK, CANCEL))
+    return Reply(text, (Button("💬 在这里回复", IntakeButton("here").pack()), BACK, CANCEL))
 
 
 def summary_text(data: dict) -> str:
@@ -198,15 +199,15 @@ def prompt_summary(ctx: Context, data: dict) -> Reply:
     text = (
         f"第 5 步（共 5 步）：请核对您的咨询：\n\n{summary_text(data)}\n\n确认无误请点“确认提交”。"
     )
-    return Reply(text, (Button("✅ 确认提交", "cs:submit"), Button("✏ 修改", "cs:edit"), CANCEL))
+    return Reply(text, (Button("✅ 确认提交", IntakeButton("submit").pack()), Button("✏ 修改", IntakeButton("edit").pack()), CANCEL))
 
 
 EDITABLE = {"topic": "类别", "community": "社区", "description": "情况描述", "phone": "联系电话"}
 
 
 def prompt_edit(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(label, f"cs:e:{step}") for step, label in EDITABLE.items())
-    return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", "cs:back"), CANCEL))
+    buttons = tuple(Button(label, IntakeButton("e", step).pack()) for step, label in EDITABLE.items())
+    return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", IntakeButton("back").pack()), CANCEL))
 
 
 PROMPTS = {
@@ -220,14 +221,15 @@ PROMPTS = {
 }
 
 
-@router.button("cs")
+@router.button(IntakeButton)
 def intake_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if ctx.state is None or ctx.state.flow != FLOW or ctx.state.step not in PROMPTS:
         log.info("consult: stale intake button %r from %s", incoming.payload, ctx.user.ref)
         return Reply(STALE)
-    return intake(
-        incoming, ctx, incoming.payload.split(":", 1)[1] if ":" in incoming.payload else ""
-    )
+    button = IntakeButton.unpack(incoming.payload)
+    # The intake's steps match actions as "<action>" or "<action>:<arg>" (STEP_ACTIONS).
+    action = button.action if button.arg is None else f"{button.action}:{button.arg}"
+    return intake(incoming, ctx, action)
 
 
 @router.flow(FLOW)
@@ -452,7 +454,7 @@ def submit(ctx: Context, data: dict) -> Reply:
     return Reply(
         f"✅ 已收到您的咨询，编号 {case.number}。\n"
         "法律顾问会尽快处理，答复会发到这里。发送 /mycases 可以随时查看进度。",
-        (Button("📂 我的咨询", "cm:list"),),
+        (Button("📂 我的咨询", MyCaseButton("list").pack()),),
     )
 
 
@@ -471,14 +473,14 @@ def mycases(incoming: Incoming, ctx: Context) -> Reply:
 def list_own(ctx: Context) -> Reply:
     mine = cases.cases_of(ctx.session, ctx.user)
     if not mine:
-        return Reply("您还没有提交过咨询。", (Button("🧑‍⚖️ 咨询法律顾问", "consult"),))
+        return Reply("您还没有提交过咨询。", (Button("🧑‍⚖️ 咨询法律顾问", Consult().pack()),))
     lines = ["您的咨询："]
     lines += [
         f"• {c.number} {c.topic} · {cases.STATUS_NAMES[c.status]} · "
         f"{cases.local_time(c.created_at, ctx.settings.zone)[:10]}"
         for c in mine[:20]
     ]
-    buttons = tuple(Button(f"查看 {c.number}", f"cm:v:{c.number}") for c in mine[:10])
+    buttons = tuple(Button(f"查看 {c.number}", MyCaseButton("v", c.number).pack()) for c in mine[:10])
     return Reply("\n".join(lines), buttons)
 
 
@@ -511,9 +513,9 @@ def show_own(ctx: Context, number: str) -> Reply:
         lines += ["", "—— 往来记录 ——", *thread]
     buttons = []
     if case.status != CaseStatus.CLOSED:
-        buttons.append(Button("💬 补充/追问", f"cm:f:{case.number}"))
+        buttons.append(Button("💬 补充/追问", MyCaseButton("f", case.number).pack()))
     if case.first_answer_at is not None and case.rating is None:
-        buttons.append(Button("⭐ 评价答复", f"cm:rate:{case.number}"))
+        buttons.append(Button("⭐ 评价答复", MyCaseButton("rate", case.number).pack()))
     return Reply("\n".join(lines), tuple(buttons))
 
 
@@ -525,17 +527,17 @@ WHO_SAID = {
 }
 
 
-@router.button("cm")
+@router.button(MyCaseButton)
 def mine_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    parts = incoming.payload.split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = MyCaseButton.unpack(incoming.payload)
+    action = button.action
     if action == "list":
         return list_own(ctx)
     if action == "end":
         if ctx.state is not None and ctx.state.flow == FLOW and ctx.state.step == "followup":
             ctx.clear_state()
         return Reply("好的，补充已结束。")
-    number = cases.parse_number(parts[2]) if len(parts) > 2 else None
+    number = cases.parse_number(button.number) if button.number else None
     if number is None or action not in ("v", "f", "rate", "r"):
         return Reply("这个按钮已经失效了。发送 /mycases 查看您的咨询。")
     if action == "v":
@@ -547,8 +549,7 @@ def mine_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
         return start_followup(ctx, case)
     if action == "rate":
         return start_rating(ctx, case)
-    score = parts[3] if len(parts) > 3 else ""
-    return give_rating(ctx, case, int(score) if score.isdigit() else 0)
+    return give_rating(ctx, case, button.score or 0)
 
 
 # --- follow-ups -------------------------------------------------------------------------------
@@ -559,7 +560,7 @@ def start_followup(ctx: Context, case: Case) -> Reply:
     return Reply(
         f"请发送要补充给法律顾问的内容（咨询 {case.number}），文字或图片都可以；"
         "发送文字后即送达顾问。不补充了请点“完成”。",
-        (Button("完成", "cm:end"),),
+        (Button("完成", MyCaseButton("end").pack()),),
     )
 
 
@@ -580,7 +581,7 @@ def followup_message(incoming: Incoming, ctx: Context) -> Reply:
     if incoming.kind != "text":
         log.info("consult: %s sent %s as a follow-up", ctx.user.ref, incoming.kind)
         return Reply(
-            "暂时只能接收文字和图片，请用文字说明或发送照片。", (Button("完成", "cm:end"),)
+            "暂时只能接收文字和图片，请用文字说明或发送照片。", (Button("完成", MyCaseButton("end").pack()),)
         )
     return record_followup(ctx, case, text=text, photos=[])
 
@@ -600,7 +601,7 @@ def record_followup(ctx: Context, case: Case, *, text: str, photos: list[str]) -
         return Reply(f"已把您的补充发给法律顾问（{case.number}），答复后会通知您。")
     return Reply(
         f"图片已添加到咨询 {case.number}，并已通知法律顾问。可以继续发送文字说明，或点“完成”。",
-        (Button("完成", "cm:end"),),
+        (Button("完成", MyCaseButton("end").pack()),),
     )
 
 
@@ -615,7 +616,7 @@ def start_rating(ctx: Context, case: Case) -> Reply:
         return Reply(f"您已经评价过 {case.number} 了（{case.rating} 分），谢谢！")
     ctx.set_state(FLOW, "rate", {"case": case.number})
     buttons = tuple(
-        Button(label, f"cm:r:{case.number}:{score}")
+        Button(label, MyCaseButton("r", case.number, score).pack())
         for score, label in enumerate(RATING_BUTTONS, 1)
     )
     return Reply(

@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.ledger import SUGGEST_REJECTED, Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import FaqQuestion, MatchStatus
+from bot.payload import Browse, Consult, FaqPick, Feedback
 from bot.routing import STAFF_ROLES, Context, Router
 from faq import Entry, MatchResult
 from faq.kb import ARTICLE_RANGE
@@ -45,8 +46,8 @@ FAQ_KINDS = {
     MatchStatus.CHITCHAT: Kind.FAQ_CHITCHAT,
 }
 
-CONSULT_BUTTON = Button("🧑‍⚖️ 咨询法律顾问", "consult")
-BROWSE_BUTTON = Button("📖 浏览问答", "browse")
+CONSULT_BUTTON = Button("🧑‍⚖️ 咨询法律顾问", Consult().pack())
+BROWSE_BUTTON = Button("📖 浏览问答", Browse().pack())
 
 
 # --- rendering (pure: also used by the `ask` command and by publicity pushes) -------------
@@ -59,10 +60,10 @@ def answer_text(entry: Entry) -> str:
 
 
 def answer_reply(entry: Entry, question_id: int | None = None) -> Reply:
-    ref = f"{question_id or 0}:{entry.id}"
+    question = question_id or 0
     buttons = (
-        Button("👍 有帮助", f"fb:y:{ref}"),
-        Button("👎 没帮助", f"fb:n:{ref}"),
+        Button("👍 有帮助", Feedback("y", question, entry.id).pack()),
+        Button("👎 没帮助", Feedback("n", question, entry.id).pack()),
         CONSULT_BUTTON,
     )
     return Reply(answer_text(entry), buttons)
@@ -74,10 +75,10 @@ def result_replies(result: MatchResult, question_id: int | None = None) -> list[
         return [answer_reply(result.matches[0].entry, question_id)]
     if result.status == MatchStatus.SUGGEST:
         buttons = tuple(
-            Button(m.entry.question[:60], f"faq:{question_id or 0}:{m.entry.id}")
+            Button(m.entry.question[:60], FaqPick(question_id or 0, m.entry.id).pack())
             for m in result.matches[:3]
         )
-        return [Reply(SUGGEST_TEXT, (*buttons, Button("都不是", f"faq:{question_id or 0}:-")))]
+        return [Reply(SUGGEST_TEXT, (*buttons, Button("都不是", FaqPick(question_id or 0, FaqPick.NONE_OF_THESE).pack())))]
     if result.status == MatchStatus.OUT_OF_SCOPE:
         return [Reply(OUT_OF_SCOPE_TEXT[result.area], (CONSULT_BUTTON,))]
     if result.status == MatchStatus.CHITCHAT:
@@ -113,12 +114,13 @@ def question(incoming: Incoming, ctx: Context) -> list[Reply] | Reply:
     return result_replies(result, row.id)
 
 
-@router.button("faq")
+@router.button(FaqPick)
 def picked(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     """A suggestion was chosen (payload faq:<question id>:<entry id or ->)."""
-    _, question_id, entry_id = (incoming.payload.split(":", 2) + ["", ""])[:3]
-    row = ctx.session.get(FaqQuestion, int(question_id)) if question_id.isdigit() else None
-    if entry_id == "-":
+    button = FaqPick.unpack(incoming.payload)
+    row = ctx.session.get(FaqQuestion, button.question)
+    entry_id = button.entry
+    if entry_id == FaqPick.NONE_OF_THESE:
         if row is not None and row.user_id == ctx.user.id:
             row.status = MatchStatus.NONE
         ctx.count(Kind.FAQ_UNANSWERED, ref=SUGGEST_REJECTED)
@@ -136,22 +138,22 @@ def show_entry(entry: Entry, ctx: Context, question_id: int | None = None) -> Re
     return answer_reply(entry, question_id)
 
 
-@router.button("fb")
+@router.button(Feedback)
 def feedback(incoming: Incoming, ctx: Context) -> str:
     """👍/👎 under an answer (payload fb:y|n:<question id>:<entry id>)."""
-    parts = incoming.payload.split(":", 3)
-    if len(parts) != 4 or parts[1] not in ("y", "n"):
+    button = Feedback.unpack(incoming.payload)
+    if button.verdict not in ("y", "n"):
         return "这个按钮已经失效了。"
-    helpful = parts[1] == "y"
-    entry = ctx.services.faq.kb.by_id.get(parts[3])
-    row = ctx.session.get(FaqQuestion, int(parts[2])) if parts[2].isdigit() else None
+    helpful = button.verdict == "y"
+    entry = ctx.services.faq.kb.by_id.get(button.entry)
+    row = ctx.session.get(FaqQuestion, button.question)
     if row is None or row.user_id != ctx.user.id:
         row = FaqQuestion(
             user_id=ctx.user.id,
             channel=ctx.channel,
             status=MatchStatus.ANSWERED,
-            question=entry.question if entry else parts[3],
-            entry_id=parts[3],
+            question=entry.question if entry else button.entry,
+            entry_id=button.entry,
         )
         ctx.session.add(row)
     if row.feedback is not None:
@@ -161,7 +163,7 @@ def feedback(incoming: Incoming, ctx: Context) -> str:
         Kind.FEEDBACK_HELPFUL if helpful else Kind.FEEDBACK_UNHELPFUL,
         topic=entry.topic if entry else None,
         book=entry.book if entry else None,
-        ref=parts[3],
+        ref=button.entry,
     )
     if helpful:
         return "谢谢您的反馈！"
@@ -171,29 +173,30 @@ def feedback(incoming: Incoming, ctx: Context) -> str:
 
 
 # --- browsing ------------------------------------------------------------------------------
-@router.button("browse")
+@router.button(Browse)
 def browse(incoming: Incoming, ctx: Context) -> Reply:
     """browse → books; browse:<book> → topics; browse:<book>:<topic> → questions."""
     kb = ctx.services.faq.kb
-    parts = incoming.payload.split(":")
+    button = Browse.unpack(incoming.payload)
     books = kb.books()
-    if len(parts) == 1:
-        buttons = tuple(Button(f"{b}编", f"browse:{i}") for i, b in enumerate(books))
+    if button.book is None:
+        buttons = tuple(Button(f"{b}编", Browse(i).pack()) for i, b in enumerate(books))
         return Reply("请选择《民法典》的一编：", buttons)
-    if not parts[1].isdigit() or int(parts[1]) >= len(books):
+    if button.book >= len(books):
         return Reply("问答库已更新，请重新浏览。", (BROWSE_BUTTON,))
-    book_index = int(parts[1])
+    book_index = button.book
     book = books[book_index]
     topics = kb.topics(book)
-    if len(parts) == 2:
-        buttons = tuple(Button(t, f"browse:{book_index}:{i}") for i, t in enumerate(topics))
-        return Reply(f"{book}编 — 请选择主题：", (*buttons, Button("⬅ 返回", "browse")))
-    if not parts[2].isdigit() or int(parts[2]) >= len(topics):
+    if button.topic is None:
+        buttons = tuple(Button(t, Browse(book_index, i).pack()) for i, t in enumerate(topics))
+        return Reply(f"{book}编 — 请选择主题：", (*buttons, Button("⬅ 返回", Browse().pack())))
+    if button.topic >= len(topics):
         return Reply("问答库已更新，请重新浏览。", (BROWSE_BUTTON,))
-    entries = kb.in_topic(book, topics[int(parts[2])])
-    buttons = tuple(Button(e.question[:60], f"faq:0:{e.id}") for e in entries)
-    back = Button("⬅ 返回", f"browse:{book_index}")
-    return Reply(f"{book}编 · {topics[int(parts[2])]}：", (*buttons, back))
+    topic = topics[button.topic]
+    entries = kb.in_topic(book, topic)
+    buttons = tuple(Button(e.question[:60], FaqPick(0, e.id).pack()) for e in entries)
+    back = Button("⬅ 返回", Browse(book_index).pack())
+    return Reply(f"{book}编 · {topic}：", (*buttons, back))
 
 
 @router.command("article", help="查看引用某一条的问答，例如 /article 1077")
@@ -214,7 +217,7 @@ def article_entries(number: int, ctx: Context) -> Reply:
             f"问答库中暂时没有引用《民法典》第{number}条的问答。可以直接提问，或咨询法律顾问。",
             (CONSULT_BUTTON,),
         )
-    buttons = tuple(Button(e.question[:60], f"faq:0:{e.id}") for e in entries[:10])
+    buttons = tuple(Button(e.question[:60], FaqPick(0, e.id).pack()) for e in entries[:10])
     return Reply(f"引用《民法典》第{number}条的问答：", buttons)
 
 

@@ -18,6 +18,7 @@ from bot import observances
 from bot.ledger import Kind, schedule_ref
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import Notice, Schedule, ScheduleStatus
+from bot.payload import CampaignButton, NoticeButton, ScheduleButton, SubscriptionButton
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services import publicity, schedules
 from bot.services.publicity import Audience
@@ -28,8 +29,8 @@ router = Router("publicity")
 NOTICE_FLOW = "notice"
 EDIT_FLOW = "schedule_edit"
 CANCEL_WORDS = ("取消", "/cancel", "cancel")
-CANCEL_BUTTON = Button("取消", "nt:cancel")
-SUBSCRIBE_BUTTON = Button("📬 订阅普法信息", "sub:on")
+CANCEL_BUTTON = Button("取消", NoticeButton("cancel").pack())
+SUBSCRIBE_BUTTON = Button("📬 订阅普法信息", SubscriptionButton("on").pack())
 STAFF_ONLY = "这个操作只有工作人员可以使用。"
 STALE = "这个操作已经失效了，请重新发送 /{command}。"
 MAX_LISTED = 8
@@ -69,10 +70,10 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
         f"每日一条民法典：{'已开启' if daily else '未开启'}",
     ]
     buttons = (
-        Button("🏷 选择主题", "sub:topics"),
-        Button("🏘 选择社区", "sub:comm"),
-        Button("📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典", "sub:daily"),
-        Button("退订", "sub:off"),
+        Button("🏷 选择主题", SubscriptionButton("topics").pack()),
+        Button("🏘 选择社区", SubscriptionButton("comm").pack()),
+        Button("📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典", SubscriptionButton("daily").pack()),
+        Button("退订", SubscriptionButton("off").pack()),
     )
     return Reply("\n".join(lines), buttons)
 
@@ -80,24 +81,24 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
 def _topics_reply(ctx: Context, head: str = "点按主题开关（✅ 为已订阅）：") -> Reply:
     chosen = set(publicity.user_topics(ctx.session, ctx.user))
     buttons = tuple(
-        Button(f"{'✅' if topic in chosen else '⬜'} {topic}", f"sub:t:{index}")
+        Button(f"{'✅' if topic in chosen else '⬜'} {topic}", SubscriptionButton("t", index).pack())
         for index, topic in enumerate(ctx.settings.subscription_topics)
     )
-    return Reply(head, (*buttons, Button("完成", "sub:show")))
+    return Reply(head, (*buttons, Button("完成", SubscriptionButton("show").pack())))
 
 
 def _communities_reply(ctx: Context) -> Reply:
     buttons = tuple(
-        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", f"sub:c:{index}")
+        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", SubscriptionButton("c", index).pack())
         for index, name in enumerate(ctx.settings.communities)
     )
-    return Reply("请选择您所在的社区：", (*buttons, Button("返回", "sub:show")))
+    return Reply("请选择您所在的社区：", (*buttons, Button("返回", SubscriptionButton("show").pack())))
 
 
-@router.button("sub")
+@router.button(SubscriptionButton)
 def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
-    parts = (incoming.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = SubscriptionButton.unpack(incoming.payload)
+    action = button.action or ""
     if action == "off":
         return unsubscribe_command(incoming, ctx)
     if action in ("", "on"):
@@ -115,7 +116,7 @@ def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
         return _subscription_reply(
             ctx, "已开启每日一条民法典。" if on else "已关闭每日一条民法典。"
         )
-    index = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else -1
+    index = button.index if button.index is not None else -1
     if action == "t" and 0 <= index < len(ctx.settings.subscription_topics):
         topic = ctx.settings.subscription_topics[index]
         on = publicity.toggle_topic(ctx.session, ctx.user, topic, channel=ctx.channel, now=ctx.now)
@@ -124,24 +125,24 @@ def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
         publicity.set_community(ctx.session, ctx.user, ctx.settings.communities[index], now=ctx.now)
         return _subscription_reply(ctx, f"社区已设为{ctx.user.community}。")
     log.info("stale subscription button %r from %s", incoming.payload, ctx.user.ref)
-    return Reply("这个按钮已经失效了。", (Button("查看订阅设置", "sub:show"),))
+    return Reply("这个按钮已经失效了。", (Button("查看订阅设置", SubscriptionButton("show").pack()),))
 
 
 # --- staff: composing a notice ----------------------------------------------------------------
 def _audience_buttons() -> tuple[Button, ...]:
     return (
-        Button("👥 全部订阅者", "nt:aud:all"),
-        Button("🏷 按主题", "nt:aud:topic"),
-        Button("🏘 按社区", "nt:aud:community"),
+        Button("👥 全部订阅者", NoticeButton("aud", "all").pack()),
+        Button("🏷 按主题", NoticeButton("aud", "topic").pack()),
+        Button("🏘 按社区", NoticeButton("aud", "community").pack()),
         CANCEL_BUTTON,
     )
 
 
 def _preview_buttons() -> tuple[Button, ...]:
     return (
-        Button("🚀 立即发送", "nt:send"),
-        Button("⏰ 定时发送", "nt:when"),
-        Button("✏️ 修改内容", "nt:edit"),
+        Button("🚀 立即发送", NoticeButton("send").pack()),
+        Button("⏰ 定时发送", NoticeButton("when").pack()),
+        Button("✏️ 修改内容", NoticeButton("edit").pack()),
         CANCEL_BUTTON,
     )
 
@@ -239,14 +240,14 @@ def _preview(ctx: Context) -> list[Reply]:
     return [publicity.notice_reply(draft), Reply(info, _preview_buttons())]
 
 
-@router.button("nt")
+@router.button(NoticeButton)
 def notice_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
     if ctx.state is None or ctx.state.flow != NOTICE_FLOW:
         return Reply(STALE.format(command="notice"))
-    parts = (incoming.payload or "").split(":")
-    action, argument = parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+    button = NoticeButton.unpack(incoming.payload)
+    action, argument = button.action, button.arg or ""
     data = ctx.state.data
     if action == "cancel":
         ctx.clear_state()
@@ -281,11 +282,11 @@ def _choose_audience(kind: str, ctx: Context) -> Reply | list[Reply]:
         return _set_audience(ctx, "all", None)
     if kind == "topic":
         buttons = tuple(
-            Button(t, f"nt:topic:{i}") for i, t in enumerate(ctx.settings.subscription_topics)
+            Button(t, NoticeButton("topic", str(i)).pack()) for i, t in enumerate(ctx.settings.subscription_topics)
         )
         return Reply("发给订阅哪个主题的居民？", (*buttons, CANCEL_BUTTON))
     if kind == "community":
-        buttons = tuple(Button(c, f"nt:comm:{i}") for i, c in enumerate(ctx.settings.communities))
+        buttons = tuple(Button(c, NoticeButton("comm", str(i)).pack()) for i, c in enumerate(ctx.settings.communities))
         return Reply("发给哪个社区的订阅者？", (*buttons, CANCEL_BUTTON))
     return Reply("请选择发送对象：", _audience_buttons())
 
@@ -377,22 +378,20 @@ def schedules_command(incoming: Incoming, ctx: Context) -> Reply:
     buttons = []
     for row in rows[:MAX_LISTED]:
         buttons += [
-            Button(f"✏️ 修改 #{row.id}", f"sch:edit:{row.id}"),
-            Button(f"🗑 取消 #{row.id}", f"sch:cancel:{row.id}"),
+            Button(f"✏️ 修改 #{row.id}", ScheduleButton("edit", row.id).pack()),
+            Button(f"🗑 取消 #{row.id}", ScheduleButton("cancel", row.id).pack()),
         ]
     if len(rows) > MAX_LISTED:
         lines.append("（更多的可以用 /schedules cancel 编号 或 /schedules edit 编号）")
     return Reply("\n".join(lines), tuple(buttons))
 
 
-@router.button("sch")
+@router.button(ScheduleButton)
 def schedule_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
-    parts = (incoming.payload or "").split(":")
-    if len(parts) != 3:
-        return Reply(STALE.format(command="schedules"))
-    return _schedule_action(ctx, parts[1], parts[2])
+    button = ScheduleButton.unpack(incoming.payload)
+    return _schedule_action(ctx, button.action, str(button.schedule))
 
 
 def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
@@ -406,9 +405,9 @@ def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
         log.info("%s cancelled schedule %s", ctx.user.ref, schedule.id)
         return Reply(f"已取消定时推送 #{schedule.id}。")
     if action == "edit":
-        buttons = [Button("⏰ 修改时间", f"sch:time:{schedule.id}")]
+        buttons = [Button("⏰ 修改时间", ScheduleButton("time", schedule.id).pack())]
         if schedule.notice_id:
-            buttons.insert(0, Button("✏️ 修改内容", f"sch:text:{schedule.id}"))
+            buttons.insert(0, Button("✏️ 修改内容", ScheduleButton("text", schedule.id).pack()))
         summary = schedules.summary(ctx.session, schedule, ctx.settings.zone)
         return Reply(f"修改 {summary}", tuple(buttons))
     if action == "text" and schedule.notice_id:
@@ -499,8 +498,8 @@ def _calendar(ctx: Context) -> Reply:
         f"• {o.name}：{moment.astimezone(zone):%Y-%m-%d}（/campaign {o.key}）"
         for o, moment in observances.upcoming(ctx.now, zone)
     ]
-    buttons = tuple(Button(o.name, f"camp:{o.key}") for o in observances.OBSERVANCES)
-    return Reply("\n".join(lines), (*buttons, Button("📘 每日一条民法典", "camp:daily")))
+    buttons = tuple(Button(o.name, CampaignButton(o.key).pack()) for o in observances.OBSERVANCES)
+    return Reply("\n".join(lines), (*buttons, Button("📘 每日一条民法典", CampaignButton("daily").pack())))
 
 
 def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Reply | list[Reply]:
@@ -519,14 +518,14 @@ def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Repl
     ]
 
 
-@router.button("camp")
+@router.button(CampaignButton)
 def campaign_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
-    parts = (incoming.payload or "").split(":")
-    key = parts[1] if len(parts) > 1 else ""
-    if key == "daily":
-        return _daily_toggle(ctx, parts[2]) if len(parts) == 3 else _daily_status(ctx)
+    button = CampaignButton.unpack(incoming.payload)
+    key = button.key
+    if key == CampaignButton.DAILY:
+        return _daily_toggle(ctx, button.switch) if button.switch else _daily_status(ctx)
     observance = observances.BY_KEY.get(key)
     if observance is None:
         return Reply(STALE.format(command="campaign"))
@@ -539,10 +538,10 @@ def _daily_status(ctx: Context) -> Reply:
     people = publicity.count_audience(ctx.session, Audience("daily"))[0]
     if series.status == ScheduleStatus.ACTIVE:
         state = f"运行中：每天 {series.at_time} 推送，下次 {_next_run(series, ctx)}"
-        button = Button("⏸ 停止每日一条民法典", "camp:daily:off")
+        button = Button("⏸ 停止每日一条民法典", CampaignButton("daily", "off").pack())
     else:
         state = "已停止"
-        button = Button("▶️ 开启每日一条民法典", "camp:daily:on")
+        button = Button("▶️ 开启每日一条民法典", CampaignButton("daily", "on").pack())
     return Reply(
         f"📘 每日一条民法典（#{series.id}）：{state}。\n"
         f"每天从问答库选一条（一年内不重复）推送给开启了它的订阅者，现有 {people} 人。"

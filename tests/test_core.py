@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from sqlmodel import Session, func, select
 
 from bot import ledger
 from bot.app import build
 from bot.messages import Button, Incoming, Reply
 from bot.models import ConversationState, LedgerEvent, User
+from bot.payload import Payload
 from bot.routing import Context, Router
 from tests.conftest import Harness, texts
 
@@ -112,6 +116,12 @@ def test_a_failing_handler_is_answered_and_still_counted(services, engine):
     assert counts[ledger.Kind.IN_COMMAND] == 1 and counts[ledger.Kind.OUT_REPLY] == 1 and counts["error"] == 1
 
 
+@dataclass(frozen=True)
+class CounterButton(Payload):
+    prefix: ClassVar[str] = "counter"
+    action: str
+
+
 def _counter_router() -> Router:
     """A two-step flow used to show that state lives in the database."""
     router = Router("counter")
@@ -119,7 +129,7 @@ def _counter_router() -> Router:
     @router.command("count")
     def begin(incoming: Incoming, ctx: Context) -> Reply:
         ctx.set_state("counter", "first", {"seen": []})
-        return Reply("第一个数？", (Button("取消", "counter:cancel"),))
+        return Reply("第一个数？", (Button("取消", CounterButton("cancel").pack()),))
 
     @router.flow("counter")
     def step(incoming: Incoming, ctx: Context) -> str:
@@ -130,7 +140,7 @@ def _counter_router() -> Router:
         ctx.clear_state()
         return f"收到：{'、'.join(seen)}"
 
-    @router.button("counter")
+    @router.button(CounterButton)
     def cancel(incoming: Incoming, ctx: Context) -> str:
         ctx.clear_state()
         return "已取消"
