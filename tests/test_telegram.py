@@ -32,7 +32,7 @@ from bot.config import ConfigError, Settings
 from bot.messages import Attachment, Button, Reply
 from bot.models import LedgerEvent, User
 from bot.routing import Router
-from handlers.faq import result_replies
+from bot.services.answers import result_replies
 from handlers.start import MAIN_MENU
 from tests.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
 

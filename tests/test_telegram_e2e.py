@@ -23,7 +23,7 @@ from bot.messages import Button, Reply
 from bot.models import OutboxMessage
 from bot.routing import Context
 from bot.services import users
-from handlers.faq import answer_text, result_replies
+from bot.services.answers import answer_text, result_replies
 from handlers.start import MAIN_MENU
 from tests.conftest import REPO
 from tests.fake_telegram import FakeBotAPI

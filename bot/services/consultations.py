@@ -507,3 +507,58 @@ def export_rows(
             row["description"] = case.description
         rows.append(row)
     return rows
+
+
+# --- rendering (the chat view and `cases show`) --------------------------------------------
+EVENT_NAMES = {
+    "submitted": "提交",
+    "claimed": "认领",
+    "answered": "答复",
+    "info_requested": "请居民补充",
+    "info_added": "补充",
+    "followup": "追问",
+    "closed": "结案",
+    "rated": "评分",
+}
+
+
+def case_text(session: Session, case: Case, zone: ZoneInfo) -> str:
+    """A case and its history as text (the chat view, and `cases show`)."""
+    resident = session.get(User, case.user_id) if case.user_id else None
+    holder = session.get(User, case.adviser_id) if case.adviser_id else None
+    lines = [
+        f"📁 {case.number} · {STATUS_NAMES[case.status]}"
+        + (" · 等待居民补充" if case.awaiting_info else ""),
+        f"类别：{case.topic}　社区：{case.community}",
+        f"居民：{case.resident_name or '—'}（{resident.ref if resident else '已匿名化'}）",
+        f"联系方式：{case.phone or '在这里回复'}",
+        f"提交：{local_time(case.created_at, zone)}　顾问：{display(holder)}",
+    ]
+    if case.first_answer_at:
+        hours = hours_between(case.created_at, case.first_answer_at)
+        lines.append(
+            f"首次答复：{local_time(case.first_answer_at, zone)}（用时 {hours} 小时）"
+        )
+    if case.rating:
+        lines.append(f"居民评分：{case.rating} 分")
+    lines.append(f"情况描述：\n{case.description}")
+    if case.photos:
+        lines.append(f"图片 {len(case.photos)} 张：{'、'.join(case.photos)}")
+    lines += ["", "—— 记录 ——"]
+    lines += [event_line(session, case, e, zone) for e in events_of(session, case)]
+    return "\n".join(lines)
+
+
+def event_line(session: Session, case: Case, event: CaseEvent, zone: ZoneInfo) -> str:
+    if event.actor_id is None:
+        who = "居民（已匿名化）" if case.anonymized_at else "系统"
+    elif event.actor_id == case.user_id:
+        who = "居民"
+    else:
+        who = display(session.get(User, event.actor_id))
+    line = f"{local_time(event.at, zone)[5:]} {who} {EVENT_NAMES.get(event.kind, event.kind)}"
+    if event.body:
+        line += f"：{event.body}"
+    if event.photos:
+        line += f"（图片 {len(event.photos)} 张）"
+    return line
