@@ -37,7 +37,7 @@ class Kind(StrEnum):
     FAQ_ARTICLE = "faq_article"
     FEEDBACK_HELPFUL = "feedback_helpful"
     FEEDBACK_UNHELPFUL = "feedback_unhelpful"
-    # Consultations (bot.services.consultations describes each).
+    # Consultations (bot.services.cases describes each).
     CONSULT_SUBMITTED = "consult_submitted"
     CONSULT_CLAIMED = "consult_claimed"
     CONSULT_ANSWERED = "consult_answered"

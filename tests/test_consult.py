@@ -9,7 +9,7 @@ from bot import db
 from bot.app import build
 from bot.messages import Incoming, Reply
 from bot.models import Case, CaseEvent, ConversationState, LedgerEvent, OutboxMessage, User
-from bot.services import consultations as cases
+from bot.services import cases
 from tests.conftest import Harness, texts
 
 DESCRIPTION = "楼上邻居装修把我家天花板弄漏水了，物业说不归他们管，我该找谁赔偿？"

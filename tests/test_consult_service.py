@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from bot import cli
 from bot.messages import Incoming
 from bot.models import Case, CaseEvent, LedgerEvent, OutboxMessage, User
-from bot.services import consultations as cases
+from bot.services import cases
 from bot.timeutil import utcnow
 from tests.conftest import Harness, texts
 from tests.test_consult import DESCRIPTION, grant_adviser, submit

@@ -359,7 +359,7 @@ async def test_daily_series_without_opted_in_subscribers_uses_no_entry(services,
 
 
 async def test_the_consultation_digest_runs_daily_at_the_configured_time(services, monkeypatch):
-    from bot.services import consultations
+    from bot.services import cases as consultations
 
     calls = []
     monkeypatch.setattr(consultations, "send_daily_digest", lambda *args: calls.append(args))
@@ -376,7 +376,7 @@ async def test_the_consultation_digest_runs_daily_at_the_configured_time(service
 async def test_the_digest_is_skipped_with_a_log_line_when_issue_5_is_absent(
     services, monkeypatch, caplog
 ):
-    from bot.services import consultations
+    from bot.services import cases as consultations
 
     monkeypatch.delattr(consultations, "send_daily_digest")
     running = scheduler(services, NOW)

@@ -14,7 +14,7 @@ from bot.app import build
 from bot.channels.wechat import WeChatChannel
 from bot.delivery import DeliveryWorker
 from bot.models import Case, LedgerEvent
-from bot.services import consultations as cases
+from bot.services import cases
 from tests.conftest import Harness, texts
 from tests.fake_wechat import (
     AES_KEY,

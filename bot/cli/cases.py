@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bot.cli._common import open_session
 from bot.config import Settings
-from bot.services import consultations as cases
+from bot.services import cases
 
 AGE = re.compile(r"(\d+)\s*([dh天]?)")
 

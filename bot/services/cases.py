@@ -8,7 +8,7 @@ unique when two submissions race; `create_case` then retries with the next numbe
 a savepoint. Status changes are compare-and-set UPDATEs, so two advisers pressing 认领 at
 once cannot both win.
 
-Ledger kinds (written by handlers/consult.py and handlers/adviser.py in the transaction of
+Ledger kinds (written by the handlers in handlers/cases/ in the transaction of
 the change, each with the case's topic and community and ref = the case number):
   consult_submitted  a resident submitted a case
   consult_claimed    an adviser took a case

@@ -1,6 +1,6 @@
 """The adviser's side of consultations: the queue (/cases, filtered by status and topic),
 one case (/case), claiming, replying, asking the resident for more and closing; and the
-notices that tell advisers about new cases and follow-ups.
+notices that tell advisers about new cases and follow-ups (handlers.cases.notify).
 
 Replying and asking are one-message dialogues (flow "adviser"): the adviser's next text is
 what the resident receives, photos sent before it go with it. The state lives in the
@@ -14,19 +14,20 @@ Button payloads: "cq:<action>:<case number>", "cq:cancel".
 from __future__ import annotations
 
 import logging
-import os
 
-from bot.ledger import Kind, Source
-from bot.messages import Attachment, Button, Incoming, Reply
-from bot.models import Case, CaseEvent, CaseStatus, User
+from bot.ledger import Kind
+from bot.messages import Button, Incoming, Reply
+from bot.models import Case, CaseStatus, User
 from bot.payload import MyCaseButton, QueueButton
 from bot.routing import ADVISER_ROLES, Context, Router
-from bot.services import consultations as cases
-from bot.services.consultations import CaseError
-from handlers.consult import answer_buttons, await_followup, count
+from bot.services import cases
+from bot.services.cases import CaseError
+from handlers.cases.mine import await_followup
+from handlers.cases.notify import count, photo_attachment, to_resident
+from handlers.cases.payloads import answer_buttons
 
 log = logging.getLogger(__name__)
-router = Router("adviser")
+router = Router("queue")
 
 FLOW = "adviser"
 STOP_WORDS = frozenset({"取消", "返回", "退出"})
@@ -334,52 +335,3 @@ def send_info_request(ctx: Context, case: Case, text: str) -> Reply:
     if resident.id != ctx.user.id:
         await_followup(ctx.session, resident, case.number)
     return Reply(f"已请居民补充（{case.number}），居民回复后会通知您。")
-
-
-# --- messages to residents and advisers ----------------------------------------------------------
-def to_resident(ctx: Context, case: Case, reply: Reply, key: str) -> bool:
-    """Queue `reply` for the case's resident, on the channel they used."""
-    resident = ctx.session.get(User, case.user_id) if case.user_id else None
-    if resident is None:
-        return False
-    ctx.send_to(resident, reply, source=Source.case(case.number), key=key)
-    return True
-
-
-def photo_attachment(ref: str) -> Attachment | None:
-    """A photo the resident can be sent: only media kept as a file on this server. Platform
-    media ids (a Telegram file_id) stay in the case and are only mentioned."""
-    if os.path.isfile(ref):
-        return Attachment(kind="image", filename=os.path.basename(ref), path=ref)
-    return None
-
-
-def to_advisers(ctx: Context, case: Case, reply: Reply, key: str, *, everyone: bool) -> int:
-    """Queue `reply` for the case's adviser (or all advisers; staff and admins if none)."""
-    people = cases.notify_targets(ctx.session, None if everyone else case)
-    for person in people:
-        if person.id != ctx.user.id:
-            ctx.send_to(person, reply, source=Source.case(case.number), key=key)
-    return len(people)
-
-
-def notify_new_case(ctx: Context, case: Case) -> None:
-    description = case.description[:300] + ("……" if len(case.description) > 300 else "")
-    text = (
-        f"🆕 新咨询 {case.number}\n类别：{case.topic}　社区：{case.community}\n"
-        f"居民：{case.resident_name or ctx.user.ref}　联系方式：{case.phone or '在这里回复'}\n"
-        f"图片：{len(case.photos)} 张\n情况：{description}\n\n发送 /case {case.number} 查看全文。"
-    )
-    buttons = (Button("✋ 认领", QueueButton("c", case.number).pack()), Button("✍ 回复", QueueButton("r", case.number).pack()))
-    if not to_advisers(ctx, case, Reply(text, buttons), "new", everyone=True):
-        log.warning("case %s: no adviser, staff or admin to notify", case.number)
-
-
-def notify_followup(ctx: Context, case: Case, event: CaseEvent) -> None:
-    what = "补充了您要的情况" if event.kind == "info_added" else "追问"
-    text = f"📩 居民{what}（{case.number}）：\n{event.body or ''}"
-    if event.photos:
-        text += f"（图片 {len(event.photos)} 张）"
-    text += f"\n\n发送 /case {case.number} 查看。"
-    buttons = (Button("✍ 回复", QueueButton("r", case.number).pack()), Button("查看", QueueButton("v", case.number).pack()))
-    to_advisers(ctx, case, Reply(text, buttons), f"ev{event.id}", everyone=False)
