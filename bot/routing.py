@@ -149,6 +149,10 @@ class Router:
 
         return register
 
+    def add_flow(self, flow) -> None:
+        """Register a bot.flows.Flow: its runner takes messages while a user is in it."""
+        self.flows[flow.name] = flow.message_handler()
+
     def text(self) -> Callable[[Handler], Handler]:
         """Register the handler for free text nobody else claimed (one in the app)."""
 

@@ -15,6 +15,7 @@ import os
 from sqlalchemy import event
 
 from bot import observances
+from bot.flows import Flow, Step
 from bot.ledger import Kind, schedule_ref
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import Notice, Schedule, ScheduleStatus
@@ -32,6 +33,7 @@ CANCEL_WORDS = ("取消", "/cancel", "cancel")
 CANCEL_BUTTON = Button("取消", NoticeButton("cancel").pack())
 SUBSCRIBE_BUTTON = Button("📬 订阅普法信息", SubscriptionButton("on").pack())
 STAFF_ONLY = "这个操作只有工作人员可以使用。"
+REVOKED = "您已不是工作人员，操作已取消，没有发送或修改任何内容。"
 STALE = "这个操作已经失效了，请重新发送 /{command}。"
 MAX_LISTED = 8
 
@@ -161,23 +163,46 @@ def notice_command(incoming: Incoming, ctx: Context) -> Reply:
     )
 
 
-@router.flow(NOTICE_FLOW)
-def notice_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def _notice_cancel(incoming: Incoming, ctx: Context, action: str | None) -> Reply | None:
     if incoming.kind == "text" and incoming.text.strip().lower() in CANCEL_WORDS:
         ctx.clear_state()
         return Reply("已取消，通知没有发送。")
-    step = ctx.state.step
-    if step == "text":
-        if incoming.kind != "text":
-            return Reply("请先发送通知的文字内容，图片或文件可以在下一步附加。", (CANCEL_BUTTON,))
-        return _take_text(incoming.text, ctx)
-    if step == "audience":
-        if incoming.kind in ("image", "file"):
-            return _take_attachment(incoming, ctx)
-        return Reply("请点选发送对象（或发送“取消”）：", _audience_buttons())
-    if step == "when":
-        return _schedule_draft(incoming.text, ctx)
+    return None
+
+
+def _on_text(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
+    if incoming.kind != "text":
+        return Reply("请先发送通知的文字内容，图片或文件可以在下一步附加。", (CANCEL_BUTTON,))
+    return _take_text(incoming.text, ctx)
+
+
+def _on_audience(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
+    if incoming.kind in ("image", "file"):
+        return _take_attachment(incoming, ctx)
+    return Reply("请点选发送对象（或发送“取消”）：", _audience_buttons())
+
+
+def _on_preview(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
     return Reply("请点选：立即发送、定时发送、修改内容或取消。", _preview_buttons())
+
+
+def _on_when(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
+    return _schedule_draft(incoming.text, ctx)
+
+
+# text → audience → preview → when; staff only at every step (a revoked role stops it).
+NOTICE = Flow(
+    NOTICE_FLOW,
+    (
+        Step("text", None, _on_text, roles=STAFF_ROLES),
+        Step("audience", None, _on_audience, roles=STAFF_ROLES),
+        Step("preview", None, _on_preview, roles=STAFF_ROLES),
+        Step("when", None, _on_when, roles=STAFF_ROLES),
+    ),
+    refused=REVOKED,
+    intercept=_notice_cancel,
+)
+router.add_flow(NOTICE)
 
 
 def _take_text(text: str, ctx: Context) -> Reply | list[Reply]:
@@ -424,8 +449,9 @@ def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
     return Reply(STALE.format(command="schedules"))
 
 
-@router.flow(EDIT_FLOW)
-def schedule_edit_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def schedule_edit_message(
+    incoming: Incoming, ctx: Context, action: str | None
+) -> Reply | list[Reply]:
     text = incoming.text.strip()
     if incoming.kind != "text" or not text:
         return Reply("请发送文字（或发送“取消”）。")
@@ -439,6 +465,18 @@ def schedule_edit_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if ctx.state.step == "text":
         return _edit_text(ctx, schedule, text)
     return _edit_when(ctx, schedule, text)
+
+
+# One message: the new text or the new time of a schedule (staff only at every step).
+SCHEDULE_EDIT = Flow(
+    EDIT_FLOW,
+    (
+        Step("text", None, schedule_edit_message, roles=STAFF_ROLES),
+        Step("when", None, schedule_edit_message, roles=STAFF_ROLES),
+    ),
+    refused=REVOKED,
+)
+router.add_flow(SCHEDULE_EDIT)
 
 
 def _edit_text(ctx: Context, schedule: Schedule, text: str) -> Reply | list[Reply]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.flows import Flow, Step
 from bot.ledger import Kind
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.payload import ActivityButton
@@ -253,14 +254,22 @@ def _save(ctx: Context) -> Reply | str:
     return f"已登记：{activities.describe(activity)}"
 
 
-@router.flow(FLOW)
-def flow(incoming: Incoming, ctx: Context) -> Reply | str:
-    if not ctx.is_staff:  # the role was revoked mid-flow
-        ctx.clear_state()
-        return "您已不是工作人员，登记已取消。"
+def flow_message(incoming: Incoming, ctx: Context, action: str | None) -> Reply | str:
     if incoming.kind != "text":
         return Reply(f"请用文字回答。\n{PROMPTS.get(ctx.state.step, '')}", (CANCEL,))
     return _answer(incoming.text.strip(), ctx)
+
+
+# One step per field, then confirm; staff only at every step (a revoked role stops it).
+ACTIVITY = Flow(
+    FLOW,
+    tuple(
+        Step(name, lambda ctx, data, name=name: _prompt(name, ctx), flow_message, roles=STAFF_ROLES)
+        for name in STEPS
+    ),
+    refused="您已不是工作人员，登记已取消。",
+)
+router.add_flow(ACTIVITY)
 
 
 @router.button(ActivityButton)

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 
+from bot.flows import Flow, Step
 from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import ConversationState
@@ -99,7 +100,7 @@ def after(step: str, data: dict) -> str:
 
 
 def prompt(ctx: Context, step: str, data: dict) -> Reply:
-    return PROMPTS[step](ctx, data)
+    return INTAKE.prompt(step, ctx, data)
 
 
 def prompt_consent(ctx: Context, data: dict) -> Reply:
@@ -173,50 +174,41 @@ def prompt_edit(ctx: Context, data: dict) -> Reply:
     return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", IntakeButton("back").pack()), CANCEL))
 
 
-PROMPTS = {
-    "consent": prompt_consent,
-    "topic": prompt_topic,
-    "community": prompt_community,
-    "description": prompt_description,
-    "phone": prompt_phone,
-    "summary": prompt_summary,
-    "edit": prompt_edit,
-}
 
 
 @router.button(IntakeButton)
 def intake_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    if ctx.state is None or ctx.state.flow != FLOW or ctx.state.step not in PROMPTS:
+    if ctx.state is None or ctx.state.flow != FLOW or ctx.state.step not in INTAKE_STEPS:
         log.info("consult: stale intake button %r from %s", incoming.payload, ctx.user.ref)
         return Reply(STALE)
     button = IntakeButton.unpack(incoming.payload)
-    # The intake's steps match actions as "<action>" or "<action>:<arg>" (STEP_ACTIONS).
+    # Steps accept actions as "<action>" or "<action>:<arg>" (Step.accepts).
     action = button.action if button.arg is None else f"{button.action}:{button.arg}"
-    return intake(incoming, ctx, action)
+    return INTAKE.run(incoming, ctx, action)
 
 
-@router.flow(FLOW)
-def flow_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    step = ctx.state.step
-    if step == "followup":
-        return mine.followup_message(incoming, ctx)
-    if step == "rate":
-        return mine.rate_message(incoming, ctx)
-    return intake(incoming, ctx, None)
-
-
-def intake(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
-    """One typed message, photo or pressed button (`action`) at the current intake step."""
-    text = incoming.text.strip() if incoming.kind == "text" else ""
+def cancel_or_back(incoming: Incoming, ctx: Context, action: str | None):
+    """取消 and 返回, typed or pressed, at every intake step."""
+    if ctx.state.step not in INTAKE_STEPS:
+        return None
+    text = _text(incoming)
     if action == "cancel" or text in CANCEL_WORDS:
         ctx.clear_state()
         return Reply(CANCELLED)
-    step, data = ctx.state.step, dict(ctx.state.data)
     if action == "back" or text in BACK_WORDS:
-        return back(ctx, step, data)
-    if action is not None and not action.startswith(STEP_ACTIONS[step]):
-        return again(ctx, "这个按钮已经失效了。")  # a button of another step, pressed late
-    return HANDLERS[step](incoming, ctx, data, action, text)
+        return back(ctx, ctx.state.step, dict(ctx.state.data))
+    return None
+
+
+def _text(incoming: Incoming) -> str:
+    return incoming.text.strip() if incoming.kind == "text" else ""
+
+
+def _step(on_step):
+    """A step handler of the form on_x(incoming, ctx, data, action, text)."""
+    return lambda incoming, ctx, action: on_step(
+        incoming, ctx, dict(ctx.state.data), action, _text(incoming)
+    )
 
 
 def back(ctx: Context, step: str, data: dict) -> Reply | list[Reply]:
@@ -347,24 +339,30 @@ def on_edit(incoming, ctx, data, action, text):
     return go(ctx, chosen, data)
 
 
-STEP_ACTIONS = {
-    "consent": ("yes", "no"),
-    "topic": ("t:",),
-    "community": ("c:",),
-    "description": ("done", "clear"),
-    "phone": ("here",),
-    "summary": ("submit", "edit"),
-    "edit": ("e:",),
-}
-HANDLERS = {
-    "consent": on_consent,
-    "topic": on_topic,
-    "community": on_community,
-    "description": on_description,
-    "phone": on_phone,
-    "summary": on_summary,
-    "edit": on_edit,
-}
+def _mine(handler):
+    return lambda incoming, ctx, action: handler(incoming, ctx)
+
+
+# The consultation flow: the intake's steps, then the two one-message steps about an
+# existing case that handlers.cases.mine answers (the flow name is stored in open states).
+INTAKE = Flow(
+    FLOW,
+    (
+        Step("consent", prompt_consent, _step(on_consent), accepts=("yes", "no")),
+        Step("topic", prompt_topic, _step(on_topic), accepts=("t:",)),
+        Step("community", prompt_community, _step(on_community), accepts=("c:",)),
+        Step("description", prompt_description, _step(on_description), accepts=("done", "clear")),
+        Step("phone", prompt_phone, _step(on_phone), accepts=("here",)),
+        Step("summary", prompt_summary, _step(on_summary), accepts=("submit", "edit")),
+        Step("edit", prompt_edit, _step(on_edit), accepts=("e:",)),
+        Step("followup", None, _mine(mine.followup_message)),
+        Step("rate", None, _mine(mine.rate_message)),
+    ),
+    stale="这个按钮已经失效了。",
+    intercept=cancel_or_back,
+)
+INTAKE_STEPS = frozenset(STEPS) | {"edit"}
+router.add_flow(INTAKE)
 
 
 def _index(action: str | None, kind: str, size: int) -> int | None:

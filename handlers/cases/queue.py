@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.flows import Flow, Step
 from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
 from bot.models import Case, CaseStatus, User
@@ -257,8 +258,7 @@ def cancel(ctx: Context) -> Reply:
 
 
 # --- the reply / ask dialogue -------------------------------------------------------------------
-@router.flow(FLOW)
-def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def adviser_message(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
     text = incoming.text.strip() if incoming.kind == "text" else ""
     if text in STOP_WORDS:
         return cancel(ctx)
@@ -287,6 +287,19 @@ def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if ctx.state.step == "reply":
         return send_answer(ctx, case, text, data.get("photos", []))
     return send_info_request(ctx, case, text)
+
+
+# One message to a resident: the answer ("reply") or what they should add ("info");
+# advisers, staff and admins only, at every step.
+ADVISER = Flow(
+    FLOW,
+    (
+        Step("reply", None, adviser_message, roles=ADVISER_ROLES),
+        Step("info", None, adviser_message, roles=ADVISER_ROLES),
+    ),
+    refused=NOT_ALLOWED,
+)
+router.add_flow(ADVISER)
 
 
 def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply:
