@@ -26,7 +26,7 @@ class MatchStatus(StrEnum):
 
 
 class OutboxStatus(StrEnum):
-    """pending → sending → sent | unreachable | failed | in_doubt (bot.services.outbox)."""
+    """pending → sending → sent | unreachable | failed | in_doubt (bot.runtime.outbox)."""
 
     PENDING = "pending"
     SENDING = "sending"

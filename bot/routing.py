@@ -18,8 +18,9 @@ from bot import ledger
 from bot.config import Settings
 from bot.ledger import Kind
 from bot.messages import Incoming, Reply
-from bot.models import ConversationState, OutboxMessage, User
+from bot.models import ConversationState, User
 from bot.payload import Payload
+from bot.runtime import outbox
 from bot.timeutil import utcnow
 
 Handler = Callable[[Incoming, "Context"], Any]
@@ -75,18 +76,11 @@ class Context:
         ledger.record(self.session, kind, channel=self.channel, user=self.user, **fields)
 
     def send_to(self, recipient: User, reply: Reply, *, source: str, key: str | None = None):
-        """Queue `reply` for another user in the outbox, in this transaction."""
+        """Queue `reply` for another user in the outbox, in this transaction (through the
+        one outbox writer: a second message with the same source and key is dropped)."""
         self.session.flush()
         dedup = f"{source}:{key or utcnow().isoformat()}:{recipient.id}"
-        message = OutboxMessage(
-            user_id=recipient.id,
-            channel=recipient.channel,
-            source=source[:64],
-            dedup_key=dedup[:160],
-            reply=reply.to_dict(),
-        )
-        self.session.add(message)
-        return message
+        return outbox.enqueue(self.session, recipient, reply, source=source, dedup_key=dedup)
 
 
 @dataclass(frozen=True)

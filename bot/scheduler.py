@@ -33,8 +33,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.delivery import complete_pushes
 from bot.models import Schedule, ScheduleStatus
+from bot.runtime.delivery import complete_pushes
 from bot.services import schedules
 from bot.timeutil import as_utc, utcnow
 

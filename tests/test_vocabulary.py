@@ -19,10 +19,10 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.channels.base import DeliveryOutcome
-from bot.delivery import DeliveryWorker
 from bot.ledger import AUDIT_ONLY, Kind, Source
 from bot.messages import Reply
 from bot.models import MatchStatus
+from bot.runtime.delivery import DeliveryWorker
 from bot.services import periods, publicity, stats, users
 from bot.services.publicity import Audience
 from tests.conftest import Harness

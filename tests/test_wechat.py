@@ -16,11 +16,11 @@ from sqlmodel import Session, func, select
 from bot import ledger
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.delivery import DeliveryWorker
 from bot.dispatcher import TEXT_STALE_BUTTON, TEXT_UNKNOWN_COMMAND
 from bot.messages import Button, Reply
 from bot.models import FaqQuestion, LedgerEvent, OutboxMessage, User
 from bot.routing import Router
+from bot.runtime.delivery import DeliveryWorker
 from tests.fake_wechat import (
     AES_KEY,
     APPID,

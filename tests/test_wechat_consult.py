@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.delivery import DeliveryWorker
 from bot.models import Case, LedgerEvent
+from bot.runtime.delivery import DeliveryWorker
 from bot.services import cases
 from tests.conftest import Harness, texts
 from tests.fake_wechat import (

@@ -44,7 +44,6 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 
@@ -71,7 +70,9 @@ from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
 from bot.config import ConfigError
 from bot.ledger import Kind, Source
 from bot.messages import Incoming, Reply
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.runtime.locks import KeyedLocks
+from bot.services import users
 
 log = logging.getLogger(__name__)
 
@@ -272,25 +273,6 @@ class RecentMessages:
         return self._attempts.get(key)
 
 
-class UserLocks:
-    """One lock per resident, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._slots: dict[str, list] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, user: str) -> AsyncIterator[None]:
-        slot = self._slots.setdefault(user, [asyncio.Lock(), 0])
-        slot[1] += 1
-        try:
-            async with slot[0]:
-                yield
-        finally:
-            slot[1] -= 1
-            if slot[1] == 0:
-                del self._slots[user]
-
-
 # --- the webhook -----------------------------------------------------------------------------
 class Webhook:
     """The ASGI app and what it needs to answer one request."""
@@ -307,7 +289,7 @@ class Webhook:
         )
         self.reply_deadline = reply_deadline
         self.recent = RecentMessages()
-        self.locks = UserLocks()
+        self.locks = KeyedLocks()
         self._background: set[asyncio.Task] = set()
         self.app = Starlette(
             routes=[Route(settings.wechat_path, self.endpoint, methods=["GET", "POST"])]

@@ -35,7 +35,8 @@ from bot.config import Settings
 from bot.ledger import Source
 from bot.messages import Reply
 from bot.models import Case, CaseEvent, CaseStatus, OutboxMessage, User
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.services import users
 from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ Ledger kinds (written in the transaction of the work):
   notice_published — per push, one row per recipient channel: value = recipients on that
       channel, topic = the notice topic, community = the audience community, ref push:<id>.
   push_skipped — (bot.services.schedules) a scheduled push missed beyond the misfire grace.
-  out_push / push_failed / push_unreachable — per delivery (bot.services.outbox).
+  out_push / push_failed / push_unreachable — per delivery (bot.runtime.outbox).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from bot import ledger
@@ -44,7 +44,8 @@ from bot.models import (
     SubscriptionTopic,
     User,
 )
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.services import users
 from bot.timeutil import as_utc
 from faq.kb import Entry
 
@@ -309,7 +310,7 @@ def fan_out(
             }
             for user_id, user_channel in people
         ]
-        ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows))
+        ids = outbox.fan_out(session, rows)
         push.first_outbox_id, push.last_outbox_id = min(ids), max(ids)
     else:
         push.status, push.finished_at = PushStatus.DONE, now

@@ -35,7 +35,8 @@ from bot.ledger import Kind, Source, schedule_ref
 from bot.messages import Reply
 from bot.models import Notice, Schedule, ScheduleStatus, User
 from bot.observances import CAMPAIGN_TIME, Observance
-from bot.services import outbox, publicity
+from bot.runtime import outbox
+from bot.services import publicity
 from bot.timeutil import as_utc
 from faq.kb import Entry
 

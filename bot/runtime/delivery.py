@@ -46,7 +46,8 @@ from sqlmodel import Session, select
 from bot.channels.base import DeliveryOutcome, Sender
 from bot.messages import Reply
 from bot.models import OutboxMessage, OutboxStatus, User
-from bot.services import outbox, publicity
+from bot.runtime import outbox
+from bot.services import publicity
 from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ Status: pending → sending → sent | unreachable | failed | in_doubt.
   unreachable the user blocked the bot (the user is flagged and left out of later pushes).
   failed      a permanent error, or transient errors MAX_ATTEMPTS times.
   in_doubt    the worker died during the platform call, so nobody knows whether it arrived;
-              never resent automatically (see bot.delivery for the choice and its bound).
+              never resent automatically (see bot.runtime.delivery for the choice and its bound).
 
 `dedup_key` is unique, so a retried or resumed job can never queue the same delivery twice.
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
 from bot import ledger
@@ -82,6 +82,13 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def fan_out(session: Session, rows: list[dict]) -> list[int]:
+    """Queue many messages in one INSERT … RETURNING (a notice to its whole audience);
+    returns their ids. The caller guarantees the dedup keys are new: a push's run key is
+    unique, and its rows' keys are '<push source>:<user id>'."""
+    return list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows))
 
 
 def reply_of(message: OutboxMessage) -> Reply:
