@@ -41,7 +41,7 @@ from bot import db  # noqa: E402
 from bot.models import OutboxMessage, Subscriber, User  # noqa: E402
 from bot.runtime.delivery import DEFAULT_MAX_IN_FLIGHT  # noqa: E402
 from bot.services import publicity  # noqa: E402
-from tests.fake_telegram import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
+from bot.testing.fake_telegram import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
 
 FIRST_CHAT = 500_000
 AUTHOR_CHAT = 42

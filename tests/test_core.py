@@ -13,7 +13,7 @@ from bot.messages import Button, Incoming, Reply
 from bot.models import ConversationState, LedgerEvent, User
 from bot.payload import Payload
 from bot.routing import Context, Router
-from tests.conftest import Harness, texts
+from bot.testing import Harness, texts
 
 
 def ledger_counts(engine) -> dict[str, int]:

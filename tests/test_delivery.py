@@ -20,8 +20,8 @@ from bot.runtime import outbox
 from bot.runtime.delivery import DeliveryWorker, RateLimiter, complete_pushes, recover_in_flight
 from bot.services import publicity, users
 from bot.services.publicity import Audience
-from tests.conftest import Harness, texts
-from tests.test_publicity import ledger_rows, resident, staff
+from bot.testing import Harness, texts
+from bot.testing.factories import ledger_rows, resident, staff
 
 
 class FakeClock:

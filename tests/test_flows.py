@@ -10,9 +10,9 @@ from sqlmodel import Session, func, select
 from bot.flows import Flow, Step
 from bot.messages import Reply
 from bot.models import Activity, Case, ConversationState, Notice, Push, Schedule
+from bot.testing import Harness, texts
 from handlers.publicity import NOTICE, REVOKED, SCHEDULE_EDIT
 from handlers.stats import ACTIVITY
-from tests.conftest import Harness, texts
 
 
 def count(engine, model) -> int:

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from bot.messages import Incoming, Reply
-from tests.conftest import Harness
+from bot.testing import Harness
 
 GOLDEN = Path(__file__).parent / "golden" / "conversations.json"
 UPDATE = os.environ.get("PUFA_UPDATE_GOLDEN") == "1"

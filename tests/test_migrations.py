@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 
 from bot import db
 from bot.cli import main as cli_main
-from tests.conftest import TEST_DATABASE_URL
+from bot.testing import TEST_DATABASE_URL
 
 CHAIN = ("0001", "0002", "0003", "0004")
 

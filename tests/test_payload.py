@@ -24,7 +24,7 @@ from bot.payload import (
     ScheduleButton,
     SubscriptionButton,
 )
-from tests.conftest import Harness
+from bot.testing import Harness
 
 EXAMPLES = [
     (IntakeButton("back"), "cs:back"),

@@ -18,9 +18,9 @@ from bot.scheduler import PublicityScheduler
 from bot.services import publicity, schedules
 from bot.services.publicity import Audience
 from bot.services.schedules import When, next_after, parse_when
+from bot.testing import Harness, texts
+from bot.testing.factories import resident, staff
 from bot.timeutil import as_utc
-from tests.conftest import Harness, texts
-from tests.test_publicity import resident, staff
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # Tuesday 2026-03-10 09:00 in Shanghai

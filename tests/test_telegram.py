@@ -33,8 +33,8 @@ from bot.messages import Attachment, Button, Reply
 from bot.models import LedgerEvent, User
 from bot.routing import Router
 from bot.services.answers import result_replies
+from bot.testing.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
 from handlers.start import MAIN_MENU
-from tests.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
 
 CHAT = 4242
 

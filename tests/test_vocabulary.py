@@ -25,7 +25,7 @@ from bot.models import MatchStatus
 from bot.runtime.delivery import DeliveryWorker
 from bot.services import periods, publicity, stats, users
 from bot.services.publicity import Audience
-from tests.conftest import Harness
+from bot.testing import Harness
 
 REPO = Path(__file__).resolve().parents[1]
 KIND_USE = re.compile(r"\bKind\.([A-Z_]+)\b")

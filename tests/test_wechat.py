@@ -21,7 +21,7 @@ from bot.messages import Button, Reply
 from bot.models import FaqQuestion, LedgerEvent, OutboxMessage, User
 from bot.routing import Router
 from bot.runtime.delivery import DeliveryWorker
-from tests.fake_wechat import (
+from bot.testing.fake_wechat import (
     AES_KEY,
     APPID,
     SECRET,

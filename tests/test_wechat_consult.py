@@ -15,8 +15,8 @@ from bot.channels.wechat import WeChatChannel
 from bot.models import Case, LedgerEvent
 from bot.runtime.delivery import DeliveryWorker
 from bot.services import cases
-from tests.conftest import Harness, texts
-from tests.fake_wechat import (
+from bot.testing import Harness, texts
+from bot.testing.fake_wechat import (
     AES_KEY,
     FakeWeChatApi,
     WeChatSigner,
