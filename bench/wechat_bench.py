@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
-from tests.fake_wechat import APPID, SECRET, TOKEN, FakeWeChatApi, WeChatSigner, message_xml  # noqa: E402
+from bot.testing.fake_wechat import APPID, SECRET, TOKEN, FakeWeChatApi, WeChatSigner, message_xml  # noqa: E402
 
 SIGNER = WeChatSigner()
 DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"

@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-from tests.conftest import REPO
-
-
-def run_bot(args: list[str], tmp_path: Path, stdin: str = "", **env: str):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PUFA_")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, str(REPO / "bot.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=120,
-    )
+from bot.testing.factories import run_bot
 
 
 def test_piped_chat_prints_both_replies_and_exits_zero(tmp_path):

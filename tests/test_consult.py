@@ -9,34 +9,9 @@ from bot import db
 from bot.app import build
 from bot.messages import Incoming, Reply
 from bot.models import Case, CaseEvent, ConversationState, LedgerEvent, OutboxMessage, User
-from bot.services import consultations as cases
-from tests.conftest import Harness, texts
-
-DESCRIPTION = "楼上邻居装修把我家天花板弄漏水了，物业说不归他们管，我该找谁赔偿？"
-
-
-def submit(
-    harness: Harness,
-    user: str = "alice",
-    *,
-    topic: str = "房产物业",
-    phone: str | None = None,
-    description: str = DESCRIPTION,
-) -> str:
-    """Walk a resident through the whole intake; return the case number."""
-    replies = harness.press(user, "同意", harness.say(user, "/consult"))
-    replies = harness.press(user, topic, replies)
-    replies = harness.press(user, "东风里社区", replies)
-    replies = harness.press(user, "描述完毕", harness.say(user, description))
-    replies = harness.say(user, phone) if phone else harness.press(user, "在这里回复", replies)
-    replies = harness.press(user, "确认提交", replies)
-    number = cases.parse_number(texts(replies))
-    assert number is not None, texts(replies)
-    return number
-
-
-def grant_adviser(harness: Harness, user: str = "lawyer") -> None:
-    assert "设为法律顾问" in texts(harness.say("admin", f"/grant console:{user} adviser"))
+from bot.services import cases
+from bot.testing import Harness, texts
+from bot.testing.factories import DESCRIPTION, grant_adviser, submit
 
 
 def press_payload(

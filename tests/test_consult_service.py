@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 from bot import cli
 from bot.messages import Incoming
 from bot.models import Case, CaseEvent, LedgerEvent, OutboxMessage, User
-from bot.services import consultations as cases
+from bot.services import cases
+from bot.testing import Harness, texts
+from bot.testing.factories import DESCRIPTION, grant_adviser, submit
 from bot.timeutil import utcnow
-from tests.conftest import Harness, texts
-from tests.test_consult import DESCRIPTION, grant_adviser, submit
 
 NOW = datetime(2026, 6, 10, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 

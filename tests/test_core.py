@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from sqlmodel import Session, func, select
 
 from bot import ledger
 from bot.app import build
 from bot.messages import Button, Incoming, Reply
 from bot.models import ConversationState, LedgerEvent, User
+from bot.payload import Payload
 from bot.routing import Context, Router
-from tests.conftest import Harness, texts
+from bot.testing import Harness, texts
 
 
 def ledger_counts(engine) -> dict[str, int]:
@@ -93,9 +97,9 @@ def test_ledger_has_one_row_per_inbound_and_per_outbound_message(harness: Harnes
     counts = ledger_counts(engine)
     inbound = sum(counts.get(kind, 0) for kind in ledger.INBOUND_KINDS)
     assert inbound == len(lines) + 1
-    assert counts[ledger.IN_BUTTON] == 1
-    assert counts[ledger.IN_COMMAND] == 3
-    assert counts[ledger.OUT_REPLY] == sum(len(r) for r in replies) + len(button)
+    assert counts[ledger.Kind.IN_BUTTON] == 1
+    assert counts[ledger.Kind.IN_COMMAND] == 3
+    assert counts[ledger.Kind.OUT_REPLY] == sum(len(r) for r in replies) + len(button)
 
 
 def test_a_failing_handler_is_answered_and_still_counted(services, engine):
@@ -109,7 +113,13 @@ def test_a_failing_handler_is_answered_and_still_counted(services, engine):
     replies = services.dispatcher.handle(Incoming(channel="console", user_id="x", text="/boom"))
     assert "出了点问题" in replies[0].text
     counts = ledger_counts(engine)
-    assert counts[ledger.IN_COMMAND] == 1 and counts[ledger.OUT_REPLY] == 1 and counts["error"] == 1
+    assert counts[ledger.Kind.IN_COMMAND] == 1 and counts[ledger.Kind.OUT_REPLY] == 1 and counts["error"] == 1
+
+
+@dataclass(frozen=True)
+class CounterButton(Payload):
+    prefix: ClassVar[str] = "counter"
+    action: str
 
 
 def _counter_router() -> Router:
@@ -119,7 +129,7 @@ def _counter_router() -> Router:
     @router.command("count")
     def begin(incoming: Incoming, ctx: Context) -> Reply:
         ctx.set_state("counter", "first", {"seen": []})
-        return Reply("第一个数？", (Button("取消", "counter:cancel"),))
+        return Reply("第一个数？", (Button("取消", CounterButton("cancel").pack()),))
 
     @router.flow("counter")
     def step(incoming: Incoming, ctx: Context) -> str:
@@ -130,7 +140,7 @@ def _counter_router() -> Router:
         ctx.clear_state()
         return f"收到：{'、'.join(seen)}"
 
-    @router.button("counter")
+    @router.button(CounterButton)
     def cancel(incoming: Incoming, ctx: Context) -> str:
         ctx.clear_state()
         return "已取消"

@@ -14,19 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.channels.base import DeliveryOutcome
-from bot.delivery import (
+from bot.messages import Reply
+from bot.models import OutboxMessage, Push, User
+from bot.runtime import outbox
+from bot.runtime.delivery import (
     WINDOW_MARGIN,
     DeliveryWorker,
     RateLimiter,
     complete_pushes,
     recover_in_flight,
 )
-from bot.messages import Reply
-from bot.models import OutboxMessage, Push, User
-from bot.services import outbox, publicity, users
+from bot.services import publicity, users
 from bot.services.publicity import Audience
-from tests.conftest import Harness, texts
-from tests.test_publicity import ledger_rows, resident, staff
+from bot.testing import Harness, texts
+from bot.testing.factories import ledger_rows, resident, staff
 
 
 class FakeClock:

@@ -19,7 +19,7 @@ from bot.services.activities import KINDS
 from bot.services.export import ExportError
 from bot.services.report import ReportError
 from bot.services.stats import DIMENSIONS, METRICS, SUMMARY_ORDER
-from tests.test_stats_data import (
+from bot.testing.stats_data import (
     ZONE,
     expected_breakdown,
     expected_rows,

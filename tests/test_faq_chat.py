@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.models import FaqQuestion, LedgerEvent
+from bot.testing import REPO, Harness, texts
 from faq.store import FaqStore
-from tests.conftest import REPO, Harness, texts
 
 # Everyday questions written for these tests (not taken from any evaluation set), with the
 # articles a right answer must cite.

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from rapidfuzz import fuzz
 
+from bot.testing import CIVIL_CODE, DEV_SET
 from faq.kb import BOOKS, DATA_DIR, check, load_kb, normalize_phrase
 from faq.store import FaqStore
-from tests.conftest import CIVIL_CODE, DEV_SET
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,10 @@ from sqlmodel import Session, select
 
 from bot.models import OutboxMessage
 from bot.services import publicity, users
+from bot.testing import REPO
+from bot.testing.fake_wechat import APPID, SECRET, TOKEN, FakeWeChatApi, WeChatSigner, message_xml
+from bot.testing.processes import free_port, wait_until_listening
 from bot.timeutil import utcnow
-from tests.conftest import REPO
-from tests.fake_wechat import APPID, SECRET, TOKEN, FakeWeChatApi, WeChatSigner, message_xml
-from tests.test_wechat_e2e import free_port, wait_until_listening
 
 SIGNER = WeChatSigner()
 RESIDENTS = [f"oMP{n:03d}" for n in range(120)]

@@ -11,49 +11,17 @@ from sqlmodel import Session, func, select
 from bot import observances
 from bot.cli import main as cli_main
 from bot.messages import Incoming
-from bot.models import LedgerEvent, Notice, OutboxMessage, Push, Schedule, Subscriber, User
+from bot.models import Notice, OutboxMessage, Push, Schedule, Subscriber
 from bot.services import publicity, users
 from bot.services.publicity import Audience
+from bot.testing import Harness, texts
+from bot.testing.factories import ledger_rows, resident, staff
 from bot.timeutil import as_utc, utcnow
-from tests.conftest import Harness, texts
 
 TOPICS = ["民法典", "宪法", "反诈", "平安建设", "妇女儿童权益"]
 
 
 # --- helpers shared by the publicity, scheduler and delivery tests --------------------------
-def resident(
-    engine,
-    external_id: str,
-    *,
-    channel: str = "console",
-    topics: list[str] | None = None,
-    community: str | None = None,
-    daily: bool = False,
-    active: bool = True,
-    unreachable: bool = False,
-) -> int:
-    """A subscribed resident (or an unsubscribed one with active=False); returns the user id."""
-    now = utcnow()
-    with Session(engine) as session:
-        user = users.get_or_create(session, channel, external_id)
-        user.community, user.unreachable = community, unreachable
-        publicity.subscribe(
-            session, user, topics=TOPICS if topics is None else topics, channel=channel, now=now
-        )
-        publicity.subscriber(session, user).daily = daily
-        if not active:
-            publicity.unsubscribe(session, user, channel=channel, now=now)
-        session.commit()
-        return user.id
-
-
-def staff(engine, external_id: str = "clerk", channel: str = "console") -> User:
-    with Session(engine, expire_on_commit=False) as session:
-        user = users.set_role(session, f"{channel}:{external_id}", "staff")
-        session.commit()
-        return user
-
-
 def button(harness: Harness, user: str, payload: str) -> list:
     """Press a button by payload (also a stale or forged one)."""
     incoming = Incoming(channel="console", user_id=user, kind="button", payload=payload)
@@ -63,11 +31,6 @@ def button(harness: Harness, user: str, payload: str) -> list:
 def media(harness: Harness, user: str, kind: str, media_ref: str) -> list:
     incoming = Incoming(channel="console", user_id=user, kind=kind, media_ref=media_ref)
     return harness.services.dispatcher.handle(incoming)
-
-
-def ledger_rows(engine, kind: str) -> list[LedgerEvent]:
-    with Session(engine) as session:
-        return list(session.exec(select(LedgerEvent).where(LedgerEvent.kind == kind)))
 
 
 def outbox_rows(engine) -> list[OutboxMessage]:

@@ -18,9 +18,9 @@ from bot.scheduler import PublicityScheduler
 from bot.services import publicity, schedules
 from bot.services.publicity import Audience
 from bot.services.schedules import When, next_after, parse_when
+from bot.testing import Harness, texts
+from bot.testing.factories import resident, staff
 from bot.timeutil import as_utc
-from tests.conftest import Harness, texts
-from tests.test_publicity import resident, staff
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # Tuesday 2026-03-10 09:00 in Shanghai
@@ -359,7 +359,7 @@ async def test_daily_series_without_opted_in_subscribers_uses_no_entry(services,
 
 
 async def test_the_consultation_digest_runs_daily_at_the_configured_time(services, monkeypatch):
-    from bot.services import consultations
+    from bot.services import cases as consultations
 
     calls = []
     monkeypatch.setattr(consultations, "send_daily_digest", lambda *args: calls.append(args))
@@ -376,7 +376,7 @@ async def test_the_consultation_digest_runs_daily_at_the_configured_time(service
 async def test_the_digest_is_skipped_with_a_log_line_when_issue_5_is_absent(
     services, monkeypatch, caplog
 ):
-    from bot.services import consultations
+    from bot.services import cases as consultations
 
     monkeypatch.delattr(consultations, "send_daily_digest")
     running = scheduler(services, NOW)

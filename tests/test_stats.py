@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.models import LedgerEvent, User
 from bot.services import periods, stats
 from bot.services.periods import PeriodError
-from tests.test_stats_data import (
+from bot.testing.stats_data import (
     ZONE,
     expected_rows,
     expected_summary,

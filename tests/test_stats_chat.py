@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from bot.models import Activity, LedgerEvent
-from tests.conftest import Harness, texts
-from tests.test_stats_data import expected_summary, generate, insert
+from bot.testing import Harness, texts
+from bot.testing.stats_data import expected_summary, generate, insert
 
 
 def make_staff(harness: Harness, name: str = "clerk") -> str:

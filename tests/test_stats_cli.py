@@ -13,8 +13,8 @@ from docx import Document
 from openpyxl import load_workbook
 
 from bot.cli import main
-from tests.test_cli import run_bot
-from tests.test_stats_data import expected_summary, generate, insert
+from bot.testing.factories import run_bot
+from bot.testing.stats_data import expected_summary, generate, insert
 
 
 @pytest.fixture

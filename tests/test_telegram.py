@@ -19,7 +19,6 @@ import pytest
 from sqlmodel import Session, func, select
 from telegram import Update
 
-from bot import ledger
 from bot.app import build
 from bot.channels import telegram as telegram_channel
 from bot.channels.telegram import TelegramChannel, TelegramRateLimiter
@@ -33,15 +32,16 @@ from bot.channels.telegram_format import (
     utf16_len,
 )
 from bot.config import ConfigError, Settings
-from bot.delivery import DeliveryWorker
+from bot.ledger import Kind
 from bot.messages import Attachment, Button, Reply
 from bot.models import LedgerEvent, User
 from bot.routing import Router
 from bot.runtime import inbox
+from bot.runtime.delivery import DeliveryWorker
+from bot.services.answers import result_replies
+from bot.testing.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
 from bot.timeutil import utcnow
-from handlers.faq import result_replies
 from handlers.start import MAIN_MENU
-from tests.fake_telegram import FakeBotAPI, RemoteFakeBotAPI
 
 CHAT = 4242
 
@@ -307,14 +307,14 @@ async def test_a_button_press_reaches_the_dispatcher_and_is_answered(channel, fa
     await feed(channel, fake.callback_update(CHAT, "help"))
     assert len(fake.callback_answers) == 1
     assert "使用方法" in fake.messages_to(CHAT)[-1].text
-    assert ledger_count(tg_services.engine, ledger.IN_BUTTON) == 1
+    assert ledger_count(tg_services.engine, Kind.IN_BUTTON) == 1
 
 
 async def test_a_photo_gets_the_non_text_reply(channel, fake, tg_services):
     await feed(channel, fake.photo_update(CHAT))
     (message,) = fake.messages_to(CHAT)
     assert "只能看懂文字" in message.text
-    assert ledger_count(tg_services.engine, ledger.IN_MEDIA) == 1
+    assert ledger_count(tg_services.engine, Kind.IN_MEDIA) == 1
 
 
 async def test_commands_for_another_bot_in_a_group_are_ignored(channel, fake):

@@ -23,10 +23,10 @@ from bot.messages import Button, Reply
 from bot.models import OutboxMessage
 from bot.routing import Context
 from bot.services import users
-from handlers.faq import answer_text, result_replies
+from bot.services.answers import answer_text, result_replies
+from bot.testing import REPO
+from bot.testing.fake_telegram import FakeBotAPI
 from handlers.start import MAIN_MENU
-from tests.conftest import REPO
-from tests.fake_telegram import FakeBotAPI
 
 RESIDENT, BLOCKED, FLOODED = 5001, 5002, 5003
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from sqlmodel import Session, func, select
 
-from bot import ledger
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.delivery import DeliveryWorker
 from bot.dispatcher import TEXT_STALE_BUTTON, TEXT_UNKNOWN_COMMAND
+from bot.ledger import Kind
 from bot.messages import Button, Reply
 from bot.models import FaqQuestion, InboxUpdate, LedgerEvent, OutboxMessage, User
 from bot.routing import Router
-from tests.fake_wechat import (
+from bot.runtime.delivery import DeliveryWorker
+from bot.testing.fake_wechat import (
     AES_KEY,
     APPID,
     SECRET,
@@ -262,7 +262,7 @@ async def test_subscribe_gets_the_welcome_with_numbered_options(client, engine):
     content = PLAIN.open_reply(response.text)["Content"]
     assert "普法助手" in content
     assert "回复数字选择：\n1. 📖 浏览民法典问答\n2. 🧑‍⚖️ 咨询法律顾问" in content
-    assert counts(engine, "oNew") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    assert counts(engine, "oNew") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}
 
 
 async def test_a_full_faq_flow_with_digits(client, engine, faq_store):
@@ -278,7 +278,7 @@ async def test_a_full_faq_flow_with_digits(client, engine, faq_store):
         row = session.exec(select(FaqQuestion)).one()
         assert (row.channel, row.entry_id, row.feedback) == ("wechat", entry.id, "helpful")
     got = counts(engine, "oFaq")
-    assert got[ledger.IN_TEXT] == 1 and got[ledger.IN_BUTTON] == 1
+    assert got[Kind.IN_TEXT] == 1 and got[Kind.IN_BUTTON] == 1
     assert got["faq_answered"] == 1 and got["feedback_helpful"] == 1
 
 
@@ -286,7 +286,7 @@ async def test_consultation_is_offered_and_its_option_is_pressed(client, engine,
     menu = await say(client, "oCase", "/start", 200)
     assert "2. 🧑‍⚖️ 咨询法律顾问" in menu
     pressed = await say(client, "oCase", "2", 201)
-    assert counts(engine, "oCase")[ledger.IN_BUTTON] == 1  # the digit became the button
+    assert counts(engine, "oCase")[Kind.IN_BUTTON] == 1  # the digit became the button
     dispatcher = channel.webhook.services.dispatcher
     if "consult" in dispatcher.buttons:  # the consultation feature is installed
         assert TEXT_STALE_BUTTON not in pressed
@@ -300,7 +300,7 @@ async def test_consultation_is_offered_and_its_option_is_pressed(client, engine,
 async def test_menu_click_is_a_button_press(client, engine):
     response = await post(client, message_xml("oMenu", "event", Event="CLICK", EventKey="help"))
     assert "使用方法" in PLAIN.open_reply(response.text)["Content"]
-    assert counts(engine, "oMenu")[ledger.IN_BUTTON] == 1
+    assert counts(engine, "oMenu")[Kind.IN_BUTTON] == 1
 
 
 async def test_voice_uses_its_recognition_text(client, engine):
@@ -313,14 +313,14 @@ async def test_voice_uses_its_recognition_text(client, engine):
     response = await post(client, silent)
     assert "只能看懂文字" in PLAIN.open_reply(response.text)["Content"]
     got = counts(engine, "oVoice")
-    assert got[ledger.IN_TEXT] == 1 and got[ledger.IN_MEDIA] == 1
+    assert got[Kind.IN_TEXT] == 1 and got[Kind.IN_MEDIA] == 1
 
 
 async def test_image_is_media_and_gets_a_clear_answer(client, engine):
     xml = message_xml("oPic", "image", PicUrl="http://mmbiz/x.jpg", MediaId="MEDIA9", MsgId=400)
     response = await post(client, xml)
     assert "只能看懂文字" in PLAIN.open_reply(response.text)["Content"]
-    assert counts(engine, "oPic")[ledger.IN_MEDIA] == 1
+    assert counts(engine, "oPic")[Kind.IN_MEDIA] == 1
 
 
 async def test_unsubscribe_marks_the_user_unreachable(client, engine):
@@ -330,7 +330,7 @@ async def test_unsubscribe_marks_the_user_unreachable(client, engine):
     with Session(engine) as session:
         user = session.exec(select(User).where(User.external_id == "oGone")).one()
         assert user.unreachable
-        event = session.exec(select(LedgerEvent).where(LedgerEvent.kind == ledger.IN_EVENT)).one()
+        event = session.exec(select(LedgerEvent).where(LedgerEvent.kind == Kind.IN_EVENT)).one()
         assert (event.user_id, event.ref) == (user.id, "unsubscribe")
     await say(client, "oGone", "/start", 501)  # back again: reachable
     with Session(engine) as session:
@@ -348,11 +348,11 @@ async def test_a_retried_message_is_answered_the_same_and_counted_once(client, e
     xml = message_xml("oRetry", "text", Content="/help", MsgId=600, CreateTime=1700000000)
     bodies = {PLAIN.open_reply((await post(client, xml)).text)["Content"] for _ in range(3)}
     assert len(bodies) == 1 and "使用方法" in bodies.pop()
-    assert counts(engine, "oRetry") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    assert counts(engine, "oRetry") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}
     event = message_xml("oRetry", "event", Event="subscribe", CreateTime=1700000001)
     for _ in range(3):
         assert "普法助手" in PLAIN.open_reply((await post(client, event)).text)["Content"]
-    assert counts(engine, "oRetry") == {ledger.IN_COMMAND: 2, ledger.OUT_REPLY: 2}
+    assert counts(engine, "oRetry") == {Kind.IN_COMMAND: 2, Kind.OUT_REPLY: 2}
 
 
 async def test_a_retry_during_handling_waits_for_the_same_reply(wechat_services, slow, engine):
@@ -368,7 +368,7 @@ async def test_a_retry_during_handling_waits_for_the_same_reply(wechat_services,
         first_reply = PLAIN.open_reply((await first).text)["Content"]
         retry_reply = PLAIN.open_reply((await retry).text)["Content"]
     assert first_reply == retry_reply and "慢慢来的回答" in first_reply
-    assert slow.calls == 1 and counts(engine, "oWait")[ledger.IN_COMMAND] == 1
+    assert slow.calls == 1 and counts(engine, "oWait")[Kind.IN_COMMAND] == 1
     await channel.api.aclose()
 
 
@@ -386,8 +386,8 @@ async def test_a_slow_answer_goes_through_the_customer_service_api(
     got = counts(engine, "oSlow")
     # The late answer was counted once, as a reply, when it was decided; its delivery
     # through the outbox is not counted again as a push.
-    assert got[ledger.IN_COMMAND] == 1 and got[ledger.OUT_REPLY] == 1
-    assert ledger.OUT_PUSH not in got
+    assert got[Kind.IN_COMMAND] == 1 and got[Kind.OUT_REPLY] == 1
+    assert Kind.OUT_PUSH not in got
     # The late answer's option can still be pressed with its digit.
     channel.webhook.reply_deadline = 4.0
     async with client_for(channel) as client:
@@ -540,7 +540,7 @@ async def test_a_replayed_query_string_with_a_new_body_is_refused(client, engine
     replay = await client.post(PATH, params=params, content=forged.encode())
     assert replay.status_code == 403
     assert user_role(engine, "oAttacker") is None
-    assert counts(engine, "oAdmin")[ledger.IN_COMMAND] == 1
+    assert counts(engine, "oAdmin")[Kind.IN_COMMAND] == 1
 
 
 async def test_replay_protection_and_dedup_hold_across_a_restart(
@@ -560,7 +560,7 @@ async def test_replay_protection_and_dedup_hold_across_a_restart(
         retry = await client.post(PATH, params=params, content=body)  # WeChat's own retry
     assert replay.status_code == 403 and user_role(engine, "oX") is None
     assert PLAIN.open_reply(retry.text)["Content"] == answer["Content"]  # stored, not redone
-    assert counts(engine, "oAdmin") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    assert counts(engine, "oAdmin") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}
     await second.api.aclose()
 
 
@@ -598,5 +598,5 @@ async def test_a_message_stored_before_a_crash_is_answered_after_the_restart(
     await channel.worker.drain()
     assert await deliver(channel) == 1
     assert "使用方法" in fake_api.texts_to("oLost")[0]
-    assert counts(engine, "oLost") == {ledger.IN_COMMAND: 1, ledger.OUT_REPLY: 1}
+    assert counts(engine, "oLost") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}
     await channel.api.aclose()

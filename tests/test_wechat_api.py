@@ -16,11 +16,11 @@ from bot.channels.wechat_api import (
     render,
     split_text,
 )
-from bot.delivery import DeliveryWorker
 from bot.messages import Attachment, Button, Incoming, Reply
 from bot.models import LedgerEvent, OutboxMessage, User
+from bot.runtime.delivery import DeliveryWorker
 from bot.services import users
-from tests.fake_wechat import APPID, SECRET, FakeWeChatApi
+from bot.testing.fake_wechat import APPID, SECRET, FakeWeChatApi
 
 
 @pytest.fixture

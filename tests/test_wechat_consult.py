@@ -12,11 +12,11 @@ from sqlmodel import Session, select
 
 from bot.app import build
 from bot.channels.wechat import WeChatChannel
-from bot.delivery import DeliveryWorker
 from bot.models import Case, LedgerEvent
-from bot.services import consultations as cases
-from tests.conftest import Harness, texts
-from tests.fake_wechat import (
+from bot.runtime.delivery import DeliveryWorker
+from bot.services import cases
+from bot.testing import Harness, texts
+from bot.testing.fake_wechat import (
     AES_KEY,
     FakeWeChatApi,
     WeChatSigner,

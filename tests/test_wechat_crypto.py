@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, pad, sign, signature_ok, unpad
-from tests.fake_wechat import AES_KEY, APPID, TOKEN, WeChatSigner, wechat_signature
+from bot.testing.fake_wechat import AES_KEY, APPID, TOKEN, WeChatSigner, wechat_signature
 
 SIGNER = WeChatSigner(aes_key=AES_KEY)
 

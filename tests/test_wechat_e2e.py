@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from bot.messages import Reply
 from bot.models import LedgerEvent, OutboxMessage
 from bot.services import users
-from tests.conftest import REPO
-from tests.fake_telegram import FakeBotAPI
-from tests.fake_wechat import (
+from bot.testing import REPO
+from bot.testing.fake_telegram import FakeBotAPI
+from bot.testing.fake_wechat import (
     AES_KEY,
     APPID,
     SECRET,

@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming, Reply
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.services import users
 
 CHANNEL = "console"
 

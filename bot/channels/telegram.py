@@ -68,11 +68,11 @@ from bot.channels.telegram_format import (
 )
 from bot.config import ConfigError
 from bot.messages import Reply
-from bot.runtime import inbox
+from bot.runtime import inbox, outbox
 from bot.runtime.http import HttpServer, listen
 from bot.runtime.inbox import InboxWorker
 from bot.runtime.locks import KeyedLocks
-from bot.services import outbox, users
+from bot.services import users
 
 log = logging.getLogger(__name__)
 

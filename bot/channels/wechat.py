@@ -67,13 +67,14 @@ from bot.channels.wechat_api import (
     split_text,
 )
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
+from bot.ledger import Kind, Source
 from bot.messages import Incoming, Reply
 from bot.models import WeChatNonce
-from bot.runtime import inbox
+from bot.runtime import inbox, outbox
 from bot.runtime.http import HttpServer, listen
 from bot.runtime.inbox import InboxWorker
 from bot.runtime.locks import KeyedLocks
-from bot.services import outbox, users
+from bot.services import users
 from bot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ RETRY_POLL_SECONDS = 0.1
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NONCE_PRUNE_EVERY = 50
 SHUTDOWN_GRACE = 30.0
-OUTBOX_SOURCE = "wechat_reply"
+OUTBOX_SOURCE = Source.WECHAT_REPLY
 IGNORED_EVENTS = frozenset({"location", "templatesendjobfinish", "masssendjobfinish"})
 
 
@@ -190,7 +191,7 @@ def record_event(session: Session, openid: str, event: EventOnly) -> None:
     user = users.get_or_create(session, CHANNEL, openid)
     if event.unreachable:
         user.unreachable = True
-    ledger.record(session, ledger.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
+    ledger.record(session, Kind.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
 
 
 # --- planning an answer ----------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Per-key locks inside one process (one user's messages one at a time, in arrival order)."""
+"""Per-key locks for the channels: one user's updates are handled one at a time, in order
+(their conversation state and replies depend on it), while other users' run at once.
+Telegram keys by user or chat, WeChat by resident. (One process; a lock across processes
+would be a PostgreSQL advisory lock.)"""
 
 from __future__ import annotations
 

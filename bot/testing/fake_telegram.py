@@ -20,7 +20,7 @@ Everything is thread-safe: the server runs in daemon threads, so sync tests, asy
 same process and a bot in a subprocess can all use it. For benchmarks, `RemoteFakeBotAPI` has
 the same interface but runs the server in a process of its own (so it does not compete with the
 bot under measurement for the GIL), driven over a small control API (`/_fake/push`, `sent`,
-`attempts`, `block`, `flood`, `fail`, `stats`); standalone: `python -m tests.fake_telegram
+`attempts`, `block`, `flood`, `fail`, `stats`); standalone: `python -m bot.testing.fake_telegram
 --port 8081`.
 """
 
@@ -667,10 +667,10 @@ class RemoteFakeBotAPI(FakeBotAPI):
     inspection go over the control API. Waiting polls every 50 ms."""
 
     def start(self) -> RemoteFakeBotAPI:
-        command = [sys.executable, "-m", "tests.fake_telegram", "--port", str(self._port)]
+        command = [sys.executable, "-m", "bot.testing.fake_telegram", "--port", str(self._port)]
         self._process = subprocess.Popen(
             [*command, "--token", self.token, "--latency", str(self.latency)],
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -9,7 +9,7 @@ Status: pending → sending → sent | unreachable | failed | in_doubt.
   unreachable the user blocked the bot (the user is flagged and left out of later pushes).
   failed      a permanent error, or transient errors MAX_ATTEMPTS times.
   in_doubt    the worker died during the platform call, so nobody knows whether it arrived;
-              never resent automatically (see bot.delivery for the choice and its bound).
+              never resent automatically (see bot.runtime.delivery for the choice and its bound).
 
 `dedup_key` is unique, so a retried or resumed job can never queue the same delivery twice.
 
@@ -22,21 +22,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
 from bot import ledger
+from bot.ledger import Kind, Source
 from bot.messages import Reply
-from bot.models import Notice, OutboxMessage, Push, User
+from bot.models import Notice, OutboxMessage, OutboxStatus, Push, User
 from bot.timeutil import utcnow
 
 MAX_ATTEMPTS = 5
-FINAL_STATUSES = ("sent", "unreachable", "failed", "in_doubt")
-PUSH_SOURCE = "push:"
+FINAL_STATUSES = (
+    OutboxStatus.SENT,
+    OutboxStatus.UNREACHABLE,
+    OutboxStatus.FAILED,
+    OutboxStatus.IN_DOUBT,
+)
 # Sources of rows that carry (parts of) an answer the dispatcher already counted as
 # out_reply when it was decided; delivering them must not count it again.
-REPLY_SOURCE = "reply"  # the answer to a stored update (durable intake)
-ANSWER_SOURCES = frozenset({"wechat_reply", REPLY_SOURCE})
+REPLY_SOURCE = Source.REPLY
+ANSWER_SOURCES = frozenset({Source.WECHAT_REPLY, Source.REPLY})
 
 
 def pending(
@@ -51,7 +56,7 @@ def pending(
     now = now or utcnow()
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == "pending")
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == OutboxStatus.PENDING)
         .where(or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now))
         .order_by(OutboxMessage.id)
         .limit(limit)
@@ -88,6 +93,13 @@ def enqueue(
     return message
 
 
+def fan_out(session: Session, rows: list[dict]) -> list[int]:
+    """Queue many messages in one INSERT … RETURNING (a notice to its whole audience);
+    returns their ids. The caller guarantees the dedup keys are new: a push's run key is
+    unique, and its rows' keys are '<push source>:<user id>'."""
+    return list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows))
+
+
 def reply_of(message: OutboxMessage) -> Reply:
     return Reply.from_dict(message.reply)
 
@@ -96,8 +108,8 @@ def claim(session: Session, message_id: int) -> bool:
     """Move one row from pending to sending; False if someone else took it first."""
     result = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
-        .values(status="sending")
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING)
     )
     return result.rowcount == 1
 
@@ -106,9 +118,9 @@ def mark_in_doubt(session: Session, channel: str) -> int:
     """Rows left `sending` by a crash become `in_doubt` (not resent: no duplicates)."""
     result = session.exec(
         update(OutboxMessage)
-        .where(OutboxMessage.channel == channel, OutboxMessage.status == "sending")
+        .where(OutboxMessage.channel == channel, OutboxMessage.status == OutboxStatus.SENDING)
         .values(
-            status="in_doubt",
+            status=OutboxStatus.IN_DOUBT,
             last_error="interrupted during the platform call (crash); not resent",
         )
     )
@@ -116,32 +128,32 @@ def mark_in_doubt(session: Session, channel: str) -> int:
 
 
 def mark_sent(session: Session, message: OutboxMessage, now: datetime | None = None) -> None:
-    message.status = "sent"
+    message.status = OutboxStatus.SENT
     message.sent_at = now or utcnow()
     message.attempts += 1
     if message.source not in ANSWER_SOURCES:
-        _count(session, message, ledger.OUT_PUSH)
+        _count(session, message, Kind.OUT_PUSH)
 
 
 def mark_unreachable(session: Session, message: OutboxMessage, reason: str) -> None:
     """The user blocked the bot: never retried; the user is left out of later pushes
     until they write to the bot again (users.touch clears the flag)."""
-    message.status = "unreachable"
+    message.status = OutboxStatus.UNREACHABLE
     message.attempts += 1
     message.last_error = reason[:500]
     user = session.get(User, message.user_id)
     if user is not None and message.chat_id is None:
         user.unreachable = True
     if message.source not in ANSWER_SOURCES:
-        _count(session, message, "push_unreachable")
+        _count(session, message, Kind.PUSH_UNREACHABLE)
 
 
 def mark_failed(session: Session, message: OutboxMessage, reason: str) -> None:
-    message.status = "failed"
+    message.status = OutboxStatus.FAILED
     message.attempts += 1
     message.last_error = reason[:500]
     if message.source not in ANSWER_SOURCES:
-        _count(session, message, "push_failed")
+        _count(session, message, Kind.PUSH_FAILED)
 
 
 def mark_retry(
@@ -155,15 +167,15 @@ def mark_retry(
     message.attempts += 1
     message.last_error = reason[:500]
     if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
+        message.status = OutboxStatus.FAILED
         if message.source not in ANSWER_SOURCES:
-            _count(session, message, "push_failed")
+            _count(session, message, Kind.PUSH_FAILED)
     else:
-        message.status = "pending"
+        message.status = OutboxStatus.PENDING
         message.not_before = (now or utcnow()) + timedelta(seconds=max(delay, 0.0))
 
 
-def _count(session: Session, message: OutboxMessage, kind: str) -> None:
+def _count(session: Session, message: OutboxMessage, kind: Kind) -> None:
     user = session.get(User, message.user_id)
     ledger.record(
         session,
@@ -177,8 +189,9 @@ def _count(session: Session, message: OutboxMessage, kind: str) -> None:
 
 def source_topic(session: Session, source: str) -> str | None:
     """The notice topic behind a publicity push source 'push:<id>' (None otherwise)."""
-    if not source.startswith(PUSH_SOURCE) or not source[len(PUSH_SOURCE) :].isdigit():
+    push_id = Source.push_id(source)
+    if push_id is None:
         return None
-    push = session.get(Push, int(source[len(PUSH_SOURCE) :]))
+    push = session.get(Push, push_id)
     notice = session.get(Notice, push.notice_id) if push is not None else None
     return notice.topic if notice is not None else None

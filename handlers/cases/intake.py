@@ -1,5 +1,5 @@
 """The resident's side of consultations: the intake dialogue (/consult, the 咨询法律顾问
-button under answers and in the menu), /mycases, follow-ups and rating.
+button under answers and in the menu). /mycases, follow-ups and rating: handlers.cases.mine.
 
 The intake is a small state machine kept in the conversation state (flow "consult"), so it
 survives restarts and works the same on every channel:
@@ -9,8 +9,7 @@ expects and keeps everything entered so far. Two more steps of the same flow wai
 message about an existing case: "followup" (a follow-up, or what the adviser asked for)
 and "rate".
 
-Button payloads: "cs:<action>[:<arg>]" for the intake, "cm:<action>[:<number>[:<arg>]]"
-for a resident's own cases.
+Button payloads: IntakeButton ("cs:<action>[:<arg>]").
 """
 
 from __future__ import annotations
@@ -19,28 +18,26 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlmodel import Session
 
+from bot.flows import Flow, Step
+from bot.ledger import Kind
 from bot.messages import Button, Incoming, Reply
-from bot.models import Case, ConversationState, User
+from bot.models import ConversationState
+from bot.payload import Consult, IntakeButton, MyCaseButton
 from bot.routing import Context, Router
-from bot.services import consultations as cases
-from bot.services.consultations import CaseError
+from bot.services import cases
+from handlers.cases import mine, notify
+from handlers.cases.mine import BACK_WORDS, CANCEL_WORDS, FLOW, STALE
 
 log = logging.getLogger(__name__)
-router = Router("consult")
+router = Router("intake")
 
-FLOW = "consult"
 STEPS = ("consent", "topic", "community", "description", "phone", "summary")
-CANCEL_WORDS = frozenset({"取消", "退出", "不咨询了"})
-BACK_WORDS = frozenset({"返回", "上一步"})
 DONE_WORDS = frozenset({"完成", "描述完毕", "好了", "说完了", "写完了"})
 HERE_WORDS = frozenset({"在这里回复", "不留", "不留电话", "不需要", "无", "没有"})
-RATING_WORDS = {"满意": 5, "一般": 3, "不满意": 1}
-PRESS_WORDS = frozenset({"补充", "追问", "继续追问", "补充/追问"})
 
-BACK = Button("⬅ 返回", "cs:back")
-CANCEL = Button("✖ 取消", "cs:cancel")
+BACK = Button("⬅ 返回", IntakeButton("back").pack())
+CANCEL = Button("✖ 取消", IntakeButton("cancel").pack())
 
 CONSENT_TEXT = (
     "提交咨询前，请先了解我们如何使用您的个人信息：\n"
@@ -57,37 +54,6 @@ DECLINED = (
     "也可以拨打 12348 公共法律服务热线咨询。"
 )
 CANCELLED = "已取消本次咨询，您填写的内容没有提交。需要时可以随时发送 /consult 重新开始。"
-STALE = "这个咨询已经提交或已取消。需要时发送 /consult 重新开始，发送 /mycases 查看您的咨询。"
-NOT_YOURS = "没有找到您名下编号为 {number} 的咨询。您只能查看自己提交的咨询，发送 /mycases 查看。"
-
-
-# --- small helpers shared with the adviser side ---------------------------------------------
-def count(ctx: Context, kind: str, case: Case, value: float | None = None) -> None:
-    """A ledger row for `case`, with the case's topic and community."""
-    ctx.count(kind, topic=case.topic, community=case.community, ref=case.number, value=value)
-
-
-def answer_buttons(number: str) -> tuple[Button, ...]:
-    """Under an adviser's answer: rate it, or ask more."""
-    return (
-        Button("😊 满意", f"cm:r:{number}:5"),
-        Button("😐 一般", f"cm:r:{number}:3"),
-        Button("🙁 不满意", f"cm:r:{number}:1"),
-        Button("💬 继续追问", f"cm:f:{number}"),
-    )
-
-
-def await_followup(session: Session, resident: User, number: str) -> bool:
-    """Let the resident's next message go to case `number` (used when the adviser asks for
-    more). A resident in the middle of another dialogue is left alone: the 补充 button and
-    /mycases still reach the case."""
-    if session.get(ConversationState, resident.id) is not None:
-        return False
-    state = ConversationState(
-        user_id=resident.id, flow=FLOW, step="followup", data={"case": number}
-    )
-    session.add(state)
-    return True
 
 
 # --- entry points ---------------------------------------------------------------------------
@@ -96,7 +62,7 @@ def consult_command(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     return begin(ctx)
 
 
-@router.button("consult")
+@router.button(Consult)
 def consult_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     return begin(ctx)
 
@@ -134,15 +100,15 @@ def after(step: str, data: dict) -> str:
 
 
 def prompt(ctx: Context, step: str, data: dict) -> Reply:
-    return PROMPTS[step](ctx, data)
+    return INTAKE.prompt(step, ctx, data)
 
 
 def prompt_consent(ctx: Context, data: dict) -> Reply:
-    return Reply(CONSENT_TEXT, (Button("✅ 同意", "cs:yes"), Button("不同意", "cs:no")))
+    return Reply(CONSENT_TEXT, (Button("✅ 同意", IntakeButton("yes").pack()), Button("不同意", IntakeButton("no").pack())))
 
 
 def prompt_topic(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(t, f"cs:t:{i}") for i, t in enumerate(cases.TOPICS))
+    buttons = tuple(Button(t, IntakeButton("t", str(i)).pack()) for i, t in enumerate(cases.TOPICS))
     return Reply("第 1 步（共 5 步）：请选择问题的类别：", (*buttons, BACK, CANCEL))
 
 
@@ -151,7 +117,7 @@ def communities(ctx: Context) -> list[str]:
 
 
 def prompt_community(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(c, f"cs:c:{i}") for i, c in enumerate(communities(ctx)))
+    buttons = tuple(Button(c, IntakeButton("c", str(i)).pack()) for i, c in enumerate(communities(ctx)))
     return Reply("第 2 步（共 5 步）：请选择您所在的社区：", (*buttons, BACK, CANCEL))
 
 
@@ -165,12 +131,12 @@ def prompt_description(ctx: Context, data: dict) -> Reply:
         "比如什么时候、和谁、发生了什么、您希望怎样解决。可以分几条发送，也可以发照片。"
         "说完后请点“描述完毕”。"
     )
-    buttons = [Button("✅ 描述完毕", "cs:done")]
+    buttons = [Button("✅ 描述完毕", IntakeButton("done").pack())]
     if data.get("parts") or data.get("photos"):
         text += (
             f"\n目前已记下 {len(description_of(data))} 字、{len(data.get('photos', []))} 张图片。"
         )
-        buttons.append(Button("🗑 清空重写", "cs:clear"))
+        buttons.append(Button("🗑 清空重写", IntakeButton("clear").pack()))
     return Reply(text, (*buttons, BACK, CANCEL))
 
 
@@ -181,7 +147,7 @@ def prompt_phone(ctx: Context, data: dict) -> Reply:
     )
     if data.get("phone"):
         text += f"\n目前填写的电话：{data['phone']}"
-    return Reply(text, (Button("💬 在这里回复", "cs:here"), BACK, CANCEL))
+    return Reply(text, (Button("💬 在这里回复", IntakeButton("here").pack()), BACK, CANCEL))
 
 
 def summary_text(data: dict) -> str:
@@ -197,60 +163,52 @@ def prompt_summary(ctx: Context, data: dict) -> Reply:
     text = (
         f"第 5 步（共 5 步）：请核对您的咨询：\n\n{summary_text(data)}\n\n确认无误请点“确认提交”。"
     )
-    return Reply(text, (Button("✅ 确认提交", "cs:submit"), Button("✏ 修改", "cs:edit"), CANCEL))
+    return Reply(text, (Button("✅ 确认提交", IntakeButton("submit").pack()), Button("✏ 修改", IntakeButton("edit").pack()), CANCEL))
 
 
 EDITABLE = {"topic": "类别", "community": "社区", "description": "情况描述", "phone": "联系电话"}
 
 
 def prompt_edit(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(label, f"cs:e:{step}") for step, label in EDITABLE.items())
-    return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", "cs:back"), CANCEL))
+    buttons = tuple(Button(label, IntakeButton("e", step).pack()) for step, label in EDITABLE.items())
+    return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", IntakeButton("back").pack()), CANCEL))
 
 
-PROMPTS = {
-    "consent": prompt_consent,
-    "topic": prompt_topic,
-    "community": prompt_community,
-    "description": prompt_description,
-    "phone": prompt_phone,
-    "summary": prompt_summary,
-    "edit": prompt_edit,
-}
 
 
-@router.button("cs")
+@router.button(IntakeButton)
 def intake_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    if ctx.state is None or ctx.state.flow != FLOW or ctx.state.step not in PROMPTS:
+    if ctx.state is None or ctx.state.flow != FLOW or ctx.state.step not in INTAKE_STEPS:
         log.info("consult: stale intake button %r from %s", incoming.payload, ctx.user.ref)
         return Reply(STALE)
-    return intake(
-        incoming, ctx, incoming.payload.split(":", 1)[1] if ":" in incoming.payload else ""
-    )
+    button = IntakeButton.unpack(incoming.payload)
+    # Steps accept actions as "<action>" or "<action>:<arg>" (Step.accepts).
+    action = button.action if button.arg is None else f"{button.action}:{button.arg}"
+    return INTAKE.run(incoming, ctx, action)
 
 
-@router.flow(FLOW)
-def flow_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    step = ctx.state.step
-    if step == "followup":
-        return followup_message(incoming, ctx)
-    if step == "rate":
-        return rate_message(incoming, ctx)
-    return intake(incoming, ctx, None)
-
-
-def intake(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
-    """One typed message, photo or pressed button (`action`) at the current intake step."""
-    text = incoming.text.strip() if incoming.kind == "text" else ""
+def cancel_or_back(incoming: Incoming, ctx: Context, action: str | None):
+    """取消 and 返回, typed or pressed, at every intake step."""
+    if ctx.state.step not in INTAKE_STEPS:
+        return None
+    text = _text(incoming)
     if action == "cancel" or text in CANCEL_WORDS:
         ctx.clear_state()
         return Reply(CANCELLED)
-    step, data = ctx.state.step, dict(ctx.state.data)
     if action == "back" or text in BACK_WORDS:
-        return back(ctx, step, data)
-    if action is not None and not action.startswith(STEP_ACTIONS[step]):
-        return again(ctx, "这个按钮已经失效了。")  # a button of another step, pressed late
-    return HANDLERS[step](incoming, ctx, data, action, text)
+        return back(ctx, ctx.state.step, dict(ctx.state.data))
+    return None
+
+
+def _text(incoming: Incoming) -> str:
+    return incoming.text.strip() if incoming.kind == "text" else ""
+
+
+def _step(on_step):
+    """A step handler of the form on_x(incoming, ctx, data, action, text)."""
+    return lambda incoming, ctx, action: on_step(
+        incoming, ctx, dict(ctx.state.data), action, _text(incoming)
+    )
 
 
 def back(ctx: Context, step: str, data: dict) -> Reply | list[Reply]:
@@ -381,24 +339,30 @@ def on_edit(incoming, ctx, data, action, text):
     return go(ctx, chosen, data)
 
 
-STEP_ACTIONS = {
-    "consent": ("yes", "no"),
-    "topic": ("t:",),
-    "community": ("c:",),
-    "description": ("done", "clear"),
-    "phone": ("here",),
-    "summary": ("submit", "edit"),
-    "edit": ("e:",),
-}
-HANDLERS = {
-    "consent": on_consent,
-    "topic": on_topic,
-    "community": on_community,
-    "description": on_description,
-    "phone": on_phone,
-    "summary": on_summary,
-    "edit": on_edit,
-}
+def _mine(handler):
+    return lambda incoming, ctx, action: handler(incoming, ctx)
+
+
+# The consultation flow: the intake's steps, then the two one-message steps about an
+# existing case that handlers.cases.mine answers (the flow name is stored in open states).
+INTAKE = Flow(
+    FLOW,
+    (
+        Step("consent", prompt_consent, _step(on_consent), accepts=("yes", "no")),
+        Step("topic", prompt_topic, _step(on_topic), accepts=("t:",)),
+        Step("community", prompt_community, _step(on_community), accepts=("c:",)),
+        Step("description", prompt_description, _step(on_description), accepts=("done", "clear")),
+        Step("phone", prompt_phone, _step(on_phone), accepts=("here",)),
+        Step("summary", prompt_summary, _step(on_summary), accepts=("submit", "edit")),
+        Step("edit", prompt_edit, _step(on_edit), accepts=("e:",)),
+        Step("followup", None, _mine(mine.followup_message)),
+        Step("rate", None, _mine(mine.rate_message)),
+    ),
+    stale="这个按钮已经失效了。",
+    intercept=cancel_or_back,
+)
+INTAKE_STEPS = frozenset(STEPS) | {"edit"}
+router.add_flow(INTAKE)
 
 
 def _index(action: str | None, kind: str, size: int) -> int | None:
@@ -443,217 +407,13 @@ def submit(ctx: Context, data: dict) -> Reply:
         now=ctx.now,
         zone=ctx.settings.zone,
     )
-    count(ctx, "consult_submitted", case)
-    from handlers import adviser  # the adviser side builds on this module
-
-    adviser.notify_new_case(ctx, case)
+    notify.count(ctx, Kind.CONSULT_SUBMITTED, case)
+    notify.notify_new_case(ctx, case)
     log.info("case %s submitted by %s", case.number, ctx.user.ref)
     return Reply(
         f"✅ 已收到您的咨询，编号 {case.number}。\n"
         "法律顾问会尽快处理，答复会发到这里。发送 /mycases 可以随时查看进度。",
-        (Button("📂 我的咨询", "cm:list"),),
+        (Button("📂 我的咨询", MyCaseButton("list").pack()),),
     )
 
 
-# --- a resident's own cases -------------------------------------------------------------------
-@router.command("mycases", help="查看我提交的咨询", aliases=("我的咨询",))
-def mycases(incoming: Incoming, ctx: Context) -> Reply:
-    argument = incoming.command()[1] if incoming.is_command else ""
-    if argument:
-        number = cases.parse_number(argument)
-        if number is None:
-            return Reply("咨询编号的格式应为 ZS-2026-0001。发送 /mycases 查看您的全部咨询。")
-        return show_own(ctx, number)
-    return list_own(ctx)
-
-
-def list_own(ctx: Context) -> Reply:
-    mine = cases.cases_of(ctx.session, ctx.user)
-    if not mine:
-        return Reply("您还没有提交过咨询。", (Button("🧑‍⚖️ 咨询法律顾问", "consult"),))
-    lines = ["您的咨询："]
-    lines += [
-        f"• {c.number} {c.topic} · {cases.STATUS_NAMES[c.status]} · "
-        f"{cases.local_time(c.created_at, ctx.settings.zone)[:10]}"
-        for c in mine[:20]
-    ]
-    buttons = tuple(Button(f"查看 {c.number}", f"cm:v:{c.number}") for c in mine[:10])
-    return Reply("\n".join(lines), buttons)
-
-
-def own_case(ctx: Context, number: str) -> Case | None:
-    """The case if it is this user's; a look at someone else's is logged, never shown."""
-    case = cases.get_case(ctx.session, number)
-    if case is not None and case.user_id != ctx.user.id:
-        log.warning("%s asked for case %s of another user", ctx.user.ref, number)
-        return None
-    return case
-
-
-def show_own(ctx: Context, number: str) -> Reply:
-    case = own_case(ctx, number)
-    if case is None:
-        return Reply(NOT_YOURS.format(number=number))
-    zone = ctx.settings.zone
-    lines = [
-        f"📁 {case.number}（{cases.STATUS_NAMES[case.status]}）",
-        f"类别：{case.topic}　社区：{case.community}",
-        f"提交时间：{cases.local_time(case.created_at, zone)}",
-        f"您的描述：\n{case.description}",
-    ]
-    thread = [
-        f"{cases.local_time(e.at, zone)[5:]} {WHO_SAID[e.kind]}：{e.body}"
-        for e in cases.events_of(ctx.session, case)
-        if e.kind in WHO_SAID and e.body
-    ]
-    if thread:
-        lines += ["", "—— 往来记录 ——", *thread]
-    buttons = []
-    if case.status != "closed":
-        buttons.append(Button("💬 补充/追问", f"cm:f:{case.number}"))
-    if case.first_answer_at is not None and case.rating is None:
-        buttons.append(Button("⭐ 评价答复", f"cm:rate:{case.number}"))
-    return Reply("\n".join(lines), tuple(buttons))
-
-
-WHO_SAID = {
-    "answered": "法律顾问答复",
-    "info_requested": "法律顾问请您补充",
-    "followup": "您追问",
-    "info_added": "您补充",
-}
-
-
-@router.button("cm")
-def mine_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
-    parts = incoming.payload.split(":")
-    action = parts[1] if len(parts) > 1 else ""
-    if action == "list":
-        return list_own(ctx)
-    if action == "end":
-        if ctx.state is not None and ctx.state.flow == FLOW and ctx.state.step == "followup":
-            ctx.clear_state()
-        return Reply("好的，补充已结束。")
-    number = cases.parse_number(parts[2]) if len(parts) > 2 else None
-    if number is None or action not in ("v", "f", "rate", "r"):
-        return Reply("这个按钮已经失效了。发送 /mycases 查看您的咨询。")
-    if action == "v":
-        return show_own(ctx, number)
-    case = own_case(ctx, number)
-    if case is None:
-        return Reply(NOT_YOURS.format(number=number))
-    if action == "f":
-        return start_followup(ctx, case)
-    if action == "rate":
-        return start_rating(ctx, case)
-    score = parts[3] if len(parts) > 3 else ""
-    return give_rating(ctx, case, int(score) if score.isdigit() else 0)
-
-
-# --- follow-ups -------------------------------------------------------------------------------
-def start_followup(ctx: Context, case: Case) -> Reply:
-    if case.status == "closed":
-        return Reply(f"{case.number} 已结案。如有新的问题，请发送 /consult 重新咨询。")
-    ctx.set_state(FLOW, "followup", {"case": case.number})
-    return Reply(
-        f"请发送要补充给法律顾问的内容（咨询 {case.number}），文字或图片都可以；"
-        "发送文字后即送达顾问。不补充了请点“完成”。",
-        (Button("完成", "cm:end"),),
-    )
-
-
-def followup_message(incoming: Incoming, ctx: Context) -> Reply:
-    number = ctx.state.data.get("case", "")
-    text = incoming.text.strip() if incoming.kind == "text" else ""
-    if text in CANCEL_WORDS | BACK_WORDS | {"完成"}:
-        ctx.clear_state()
-        return Reply("好的，补充已结束。")
-    case = own_case(ctx, number)
-    if case is None:
-        ctx.clear_state()
-        return Reply(NOT_YOURS.format(number=number))
-    if text in PRESS_WORDS:  # the label of the button typed out: not yet the content
-        return start_followup(ctx, case)
-    if incoming.kind == "image" and incoming.media_ref:
-        return record_followup(ctx, case, text="", photos=[incoming.media_ref])
-    if incoming.kind != "text":
-        log.info("consult: %s sent %s as a follow-up", ctx.user.ref, incoming.kind)
-        return Reply(
-            "暂时只能接收文字和图片，请用文字说明或发送照片。", (Button("完成", "cm:end"),)
-        )
-    return record_followup(ctx, case, text=text, photos=[])
-
-
-def record_followup(ctx: Context, case: Case, *, text: str, photos: list[str]) -> Reply:
-    try:
-        event = cases.add_followup(ctx.session, case, ctx.user, text, photos, ctx.now)
-    except CaseError as exc:
-        ctx.clear_state()
-        return Reply(str(exc))
-    count(ctx, "consult_followup", case)
-    from handlers import adviser
-
-    adviser.notify_followup(ctx, case, event)
-    if text:
-        ctx.clear_state()
-        return Reply(f"已把您的补充发给法律顾问（{case.number}），答复后会通知您。")
-    return Reply(
-        f"图片已添加到咨询 {case.number}，并已通知法律顾问。可以继续发送文字说明，或点“完成”。",
-        (Button("完成", "cm:end"),),
-    )
-
-
-# --- rating -------------------------------------------------------------------------------------
-RATING_BUTTONS = ("1 分（不满意）", "2 分", "3 分（一般）", "4 分", "5 分（满意）")
-
-
-def start_rating(ctx: Context, case: Case) -> Reply:
-    if case.first_answer_at is None:
-        return Reply(f"{case.number} 还没有答复，答复后才能评价。")
-    if case.rating is not None:
-        return Reply(f"您已经评价过 {case.number} 了（{case.rating} 分），谢谢！")
-    ctx.set_state(FLOW, "rate", {"case": case.number})
-    buttons = tuple(
-        Button(label, f"cm:r:{case.number}:{score}")
-        for score, label in enumerate(RATING_BUTTONS, 1)
-    )
-    return Reply(
-        f"请为法律顾问对 {case.number} 的答复打分（1–5 分，5 分最满意），也可以回复“满意”“一般”或“不满意”：",
-        buttons,
-    )
-
-
-def rate_message(incoming: Incoming, ctx: Context) -> Reply:
-    text = incoming.text.strip() if incoming.kind == "text" else ""
-    if text in CANCEL_WORDS | BACK_WORDS:
-        ctx.clear_state()
-        return Reply("好的，暂不评价。需要时可以在 /mycases 里评价。")
-    score = RATING_WORDS.get(text) or (int(text) if text in ("1", "2", "3", "4", "5") else 0)
-    case = own_case(ctx, ctx.state.data.get("case", ""))
-    if case is None:
-        ctx.clear_state()
-        return Reply(STALE)
-    if not score:
-        log.info("consult: bad rating %r from %s", text[:20], ctx.user.ref)
-        return start_rating_again(ctx, case)
-    return give_rating(ctx, case, score)
-
-
-def start_rating_again(ctx: Context, case: Case) -> list[Reply]:
-    return [
-        Reply("请输入 1 到 5 之间的数字，或回复“满意”“一般”“不满意”。"),
-        start_rating(ctx, case),
-    ]
-
-
-def give_rating(ctx: Context, case: Case, score: int) -> Reply:
-    if not 1 <= score <= 5:
-        return Reply("这个按钮已经失效了。发送 /mycases 查看您的咨询。")
-    if ctx.state is not None and ctx.state.flow == FLOW and ctx.state.step == "rate":
-        ctx.clear_state()
-    try:
-        cases.rate(ctx.session, case, ctx.user, score, ctx.now)
-    except CaseError as exc:
-        return Reply(str(exc))
-    count(ctx, "consult_rated", case, value=score)
-    return Reply(f"谢谢您的评价（{score} 分）！如有新的问题，随时发送 /consult。")

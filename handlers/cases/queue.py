@@ -1,6 +1,6 @@
 """The adviser's side of consultations: the queue (/cases, filtered by status and topic),
 one case (/case), claiming, replying, asking the resident for more and closing; and the
-notices that tell advisers about new cases and follow-ups.
+notices that tell advisers about new cases and follow-ups (handlers.cases.notify).
 
 Replying and asking are one-message dialogues (flow "adviser"): the adviser's next text is
 what the resident receives, photos sent before it go with it. The state lives in the
@@ -14,34 +14,35 @@ Button payloads: "cq:<action>:<case number>", "cq:cancel".
 from __future__ import annotations
 
 import logging
-import os
-from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
-
-from bot.messages import Attachment, Button, Incoming, Reply
-from bot.models import Case, CaseEvent, User
+from bot.flows import Flow, Step
+from bot.ledger import Kind
+from bot.messages import Button, Incoming, Reply
+from bot.models import Case, CaseStatus, User
+from bot.payload import MyCaseButton, QueueButton
 from bot.routing import ADVISER_ROLES, Context, Router
-from bot.services import consultations as cases
-from bot.services.consultations import CaseError
-from handlers.consult import answer_buttons, await_followup, count
+from bot.services import cases
+from bot.services.cases import CaseError
+from handlers.cases.mine import await_followup
+from handlers.cases.notify import count, photo_attachment, to_resident
+from handlers.cases.payloads import answer_buttons
 
 log = logging.getLogger(__name__)
-router = Router("adviser")
+router = Router("queue")
 
 FLOW = "adviser"
 STOP_WORDS = frozenset({"取消", "返回", "退出"})
 STATUS_WORDS = {
-    "new": ("new",),
-    "新": ("new",),
-    "待认领": ("new",),
-    "claimed": ("claimed",),
-    "已认领": ("claimed",),
-    "处理中": ("claimed",),
-    "answered": ("answered",),
-    "已答复": ("answered",),
-    "closed": ("closed",),
-    "已结案": ("closed",),
+    "new": (CaseStatus.NEW,),
+    "新": (CaseStatus.NEW,),
+    "待认领": (CaseStatus.NEW,),
+    "claimed": (CaseStatus.CLAIMED,),
+    "已认领": (CaseStatus.CLAIMED,),
+    "处理中": (CaseStatus.CLAIMED,),
+    "answered": (CaseStatus.ANSWERED,),
+    "已答复": (CaseStatus.ANSWERED,),
+    "closed": (CaseStatus.CLOSED,),
+    "已结案": (CaseStatus.CLOSED,),
     "open": cases.OPEN_STATUSES,
     "未结案": cases.OPEN_STATUSES,
     "all": cases.STATUSES,
@@ -55,16 +56,6 @@ CASES_USAGE = (
 )
 LIST_LIMIT = 30
 NOT_ALLOWED = "只有法律顾问、工作人员和管理员可以处理咨询。"
-EVENT_NAMES = {
-    "submitted": "提交",
-    "claimed": "认领",
-    "answered": "答复",
-    "info_requested": "请居民补充",
-    "info_added": "补充",
-    "followup": "追问",
-    "closed": "结案",
-    "rated": "评分",
-}
 
 
 # --- the queue and one case ---------------------------------------------------------------
@@ -94,7 +85,7 @@ def queue(incoming: Incoming, ctx: Context) -> Reply:
     if len(found) > LIST_LIMIT:
         lines.append(f"……还有 {len(found) - LIST_LIMIT} 件，请加筛选条件。")
     lines.append("发送 /case 编号 查看详情。")
-    buttons = tuple(Button(f"查看 {c.number}", f"cq:v:{c.number}") for c in found[:10])
+    buttons = tuple(Button(f"查看 {c.number}", QueueButton("v", c.number).pack()) for c in found[:10])
     return Reply("\n".join(lines), buttons)
 
 
@@ -119,77 +110,34 @@ def case_command(incoming: Incoming, ctx: Context) -> Reply:
 
 def detail(ctx: Context, case: Case) -> Reply:
     """Everything about a case, with the actions its status allows."""
-    return Reply(case_text(ctx.session, case, ctx.settings.zone), actions(case))
-
-
-def case_text(session: Session, case: Case, zone: ZoneInfo) -> str:
-    """A case and its history as text (the chat view, and `cases show`)."""
-    resident = session.get(User, case.user_id) if case.user_id else None
-    holder = session.get(User, case.adviser_id) if case.adviser_id else None
-    lines = [
-        f"📁 {case.number} · {cases.STATUS_NAMES[case.status]}"
-        + (" · 等待居民补充" if case.awaiting_info else ""),
-        f"类别：{case.topic}　社区：{case.community}",
-        f"居民：{case.resident_name or '—'}（{resident.ref if resident else '已匿名化'}）",
-        f"联系方式：{case.phone or '在这里回复'}",
-        f"提交：{cases.local_time(case.created_at, zone)}　顾问：{cases.display(holder)}",
-    ]
-    if case.first_answer_at:
-        hours = cases.hours_between(case.created_at, case.first_answer_at)
-        lines.append(
-            f"首次答复：{cases.local_time(case.first_answer_at, zone)}（用时 {hours} 小时）"
-        )
-    if case.rating:
-        lines.append(f"居民评分：{case.rating} 分")
-    lines.append(f"情况描述：\n{case.description}")
-    if case.photos:
-        lines.append(f"图片 {len(case.photos)} 张：{'、'.join(case.photos)}")
-    lines += ["", "—— 记录 ——"]
-    lines += [event_line(session, case, e, zone) for e in cases.events_of(session, case)]
-    return "\n".join(lines)
-
-
-def event_line(session: Session, case: Case, event: CaseEvent, zone: ZoneInfo) -> str:
-    if event.actor_id is None:
-        who = "居民（已匿名化）" if case.anonymized_at else "系统"
-    elif event.actor_id == case.user_id:
-        who = "居民"
-    else:
-        who = cases.display(session.get(User, event.actor_id))
-    line = f"{cases.local_time(event.at, zone)[5:]} {who} {EVENT_NAMES.get(event.kind, event.kind)}"
-    if event.body:
-        line += f"：{event.body}"
-    if event.photos:
-        line += f"（图片 {len(event.photos)} 张）"
-    return line
+    return Reply(cases.case_text(ctx.session, case, ctx.settings.zone), actions(case))
 
 
 def actions(case: Case) -> tuple[Button, ...]:
     number = case.number
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return ()
-    buttons = [Button("✋ 认领", f"cq:c:{number}")] if case.status == "new" else []
+    buttons = [Button("✋ 认领", QueueButton("c", number).pack())] if case.status == CaseStatus.NEW else []
     buttons += [
-        Button("✍ 回复", f"cq:r:{number}"),
-        Button("❓ 请居民补充", f"cq:i:{number}"),
-        Button("✅ 结案", f"cq:x:{number}"),
+        Button("✍ 回复", QueueButton("r", number).pack()),
+        Button("❓ 请居民补充", QueueButton("i", number).pack()),
+        Button("✅ 结案", QueueButton("x", number).pack()),
     ]
     return tuple(buttons)
 
 
 # --- actions ---------------------------------------------------------------------------------
-@router.button("cq")
+@router.button(QueueButton)
 def action(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_adviser:
         log.warning("%s (%s) pressed %r", ctx.user.ref, ctx.user.role, incoming.payload)
-        ctx.count("refused", ref=incoming.payload[:64])
+        ctx.count(Kind.REFUSED, ref=incoming.payload[:64])
         return Reply(NOT_ALLOWED)
-    parts = incoming.payload.split(":")
-    verb = parts[1] if len(parts) > 1 else ""
-    if verb == "cancel":
+    button = QueueButton.unpack(incoming.payload)
+    if button.action == "cancel":
         return cancel(ctx)
-    number = cases.parse_number(parts[2]) if len(parts) > 2 else None
-    handler = ACTIONS.get(verb)
+    number = cases.parse_number(button.number) if button.number else None
+    handler = ACTIONS.get(button.action)
     if number is None or handler is None:
         return Reply("这个按钮已经失效了。发送 /cases 查看咨询队列。")
     case = cases.get_case(ctx.session, number)
@@ -202,13 +150,13 @@ def do_claim(ctx: Context, case: Case) -> list[Reply] | Reply:
     try:
         cases.claim(ctx.session, case, ctx.user, ctx.now)
     except CaseError as exc:
-        return Reply(str(exc), (Button("查看", f"cq:v:{case.number}"),))
+        return Reply(str(exc), (Button("查看", QueueButton("v", case.number).pack()),))
     after_claim(ctx, case)
     return [Reply(f"已认领 {case.number}。"), detail(ctx, case)]
 
 
 def after_claim(ctx: Context, case: Case) -> None:
-    count(ctx, "consult_claimed", case)
+    count(ctx, Kind.CONSULT_CLAIMED, case)
     to_resident(
         ctx,
         case,
@@ -219,7 +167,7 @@ def after_claim(ctx: Context, case: Case) -> None:
 
 def claim_if_new(ctx: Context, case: Case) -> None:
     """Replying to or asking about an unclaimed case takes it (new → claimed first)."""
-    if case.status != "new":
+    if case.status != CaseStatus.NEW:
         return
     try:
         cases.claim(ctx.session, case, ctx.user, ctx.now)
@@ -249,13 +197,13 @@ def start_info(ctx: Context, case: Case) -> Reply:
 
 
 def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return Reply(f"{case.number} 已结案。")
     state = ctx.state
     if state is not None and state.flow == FLOW and state.data.get("case") != case.number:
         return Reply(
             f"您正在处理 {state.data.get('case')}，请先发送，或点“取消”放弃后再处理 {case.number}。",
-            (Button("✖ 取消", "cq:cancel"),),
+            (Button("✖ 取消", QueueButton("cancel").pack()),),
         )
     carried = state.data.get("photos", []) if state is not None and state.flow == FLOW else []
     data = {"case": case.number, "photos": list(carried)}
@@ -263,17 +211,17 @@ def start(ctx: Context, case: Case, step: str, ask: str, how: str) -> Reply:
     excerpt = case.description[:300] + ("……" if len(case.description) > 300 else "")
     return Reply(
         f"{ask}（咨询 {case.number}）。{how}\n居民的描述：{excerpt}",
-        (Button("✖ 取消", "cq:cancel"),),
+        (Button("✖ 取消", QueueButton("cancel").pack()),),
     )
 
 
 def confirm_close(ctx: Context, case: Case) -> Reply:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         return Reply(f"{case.number} 已经结案了。")
     unanswered = "（这件咨询还没有答复过。）" if case.first_answer_at is None else ""
     return Reply(
         f"确定将 {case.number} 结案吗？结案后居民不能再追问。{unanswered}",
-        (Button("✅ 确认结案", f"cq:xx:{case.number}"), Button("⬅ 返回", f"cq:v:{case.number}")),
+        (Button("✅ 确认结案", QueueButton("xx", case.number).pack()), Button("⬅ 返回", QueueButton("v", case.number).pack())),
     )
 
 
@@ -282,7 +230,7 @@ def do_close(ctx: Context, case: Case) -> Reply:
         cases.close(ctx.session, case, ctx.user, ctx.now)
     except CaseError as exc:
         return Reply(str(exc))
-    count(ctx, "consult_closed", case)
+    count(ctx, Kind.CONSULT_CLOSED, case)
     text = f"您的咨询 {case.number} 已结案。如有新的问题，随时发送 /consult。"
     buttons: tuple[Button, ...] = ()
     if case.first_answer_at is not None and case.rating is None:
@@ -310,8 +258,7 @@ def cancel(ctx: Context) -> Reply:
 
 
 # --- the reply / ask dialogue -------------------------------------------------------------------
-@router.flow(FLOW)
-def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def adviser_message(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
     text = incoming.text.strip() if incoming.kind == "text" else ""
     if text in STOP_WORDS:
         return cancel(ctx)
@@ -327,7 +274,7 @@ def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
         ctx.set_state(FLOW, "reply", data)
         return Reply(
             f"已收到图片（共 {len(data['photos'])} 张）。请发送文字答复，发送后连同图片送达居民。",
-            (Button("✖ 取消", "cq:cancel"),),
+            (Button("✖ 取消", QueueButton("cancel").pack()),),
         )
     if incoming.kind != "text" or not text:
         log.info("adviser flow: %s sent %s", ctx.user.ref, incoming.kind)
@@ -336,10 +283,23 @@ def adviser_message(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
             if ctx.state.step == "reply"
             else "需要居民补充的内容（文字）"
         )
-        return Reply(f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", "cq:cancel"),))
+        return Reply(f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", QueueButton("cancel").pack()),))
     if ctx.state.step == "reply":
         return send_answer(ctx, case, text, data.get("photos", []))
     return send_info_request(ctx, case, text)
+
+
+# One message to a resident: the answer ("reply") or what they should add ("info");
+# advisers, staff and admins only, at every step.
+ADVISER = Flow(
+    FLOW,
+    (
+        Step("reply", None, adviser_message, roles=ADVISER_ROLES),
+        Step("info", None, adviser_message, roles=ADVISER_ROLES),
+    ),
+    refused=NOT_ALLOWED,
+)
+router.add_flow(ADVISER)
 
 
 def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply:
@@ -349,10 +309,10 @@ def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply
         event, first = cases.answer(ctx.session, case, ctx.user, text, photos, ctx.now)
     except CaseError as exc:
         return Reply(str(exc))
-    count(ctx, "consult_replied", case)
+    count(ctx, Kind.CONSULT_REPLIED, case)
     if first:
         hours = cases.hours_between(case.created_at, case.first_answer_at)
-        count(ctx, "consult_answered", case, value=hours)
+        count(ctx, Kind.CONSULT_ANSWERED, case, value=hours)
     message = f"📨 法律顾问对您的咨询 {case.number} 的答复：\n\n{text}"
     if photos:
         message += f"\n\n（顾问附了 {len(photos)} 张图片。）"
@@ -366,7 +326,7 @@ def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply
     note = "答复已发送给居民。" if delivered else "居民的信息已匿名化，答复只记入案卷。"
     return Reply(
         f"已答复 {case.number}。{note}",
-        (Button("✅ 结案", f"cq:x:{case.number}"), Button("查看", f"cq:v:{case.number}")),
+        (Button("✅ 结案", QueueButton("x", case.number).pack()), Button("查看", QueueButton("v", case.number).pack())),
     )
 
 
@@ -381,59 +341,10 @@ def send_info_request(ctx: Context, case: Case, text: str) -> Reply:
         f"❓ 法律顾问需要您补充一些情况（咨询 {case.number}）：\n\n{text}\n\n"
         "请直接回复（文字或图片），或点“补充”。"
     )
-    reply = Reply(message, (Button("💬 补充", f"cm:f:{case.number}"),))
+    reply = Reply(message, (Button("💬 补充", MyCaseButton("f", case.number).pack()),))
     if not to_resident(ctx, case, reply, f"ev{event.id}"):
         return Reply(f"{case.number} 的居民信息已匿名化，无法联系。")
     resident = ctx.session.get(User, case.user_id)
     if resident.id != ctx.user.id:
         await_followup(ctx.session, resident, case.number)
     return Reply(f"已请居民补充（{case.number}），居民回复后会通知您。")
-
-
-# --- messages to residents and advisers ----------------------------------------------------------
-def to_resident(ctx: Context, case: Case, reply: Reply, key: str) -> bool:
-    """Queue `reply` for the case's resident, on the channel they used."""
-    resident = ctx.session.get(User, case.user_id) if case.user_id else None
-    if resident is None:
-        return False
-    ctx.send_to(resident, reply, source=f"case:{case.number}", key=key)
-    return True
-
-
-def photo_attachment(ref: str) -> Attachment | None:
-    """A photo the resident can be sent: only media kept as a file on this server. Platform
-    media ids (a Telegram file_id) stay in the case and are only mentioned."""
-    if os.path.isfile(ref):
-        return Attachment(kind="image", filename=os.path.basename(ref), path=ref)
-    return None
-
-
-def to_advisers(ctx: Context, case: Case, reply: Reply, key: str, *, everyone: bool) -> int:
-    """Queue `reply` for the case's adviser (or all advisers; staff and admins if none)."""
-    people = cases.notify_targets(ctx.session, None if everyone else case)
-    for person in people:
-        if person.id != ctx.user.id:
-            ctx.send_to(person, reply, source=f"case:{case.number}", key=key)
-    return len(people)
-
-
-def notify_new_case(ctx: Context, case: Case) -> None:
-    description = case.description[:300] + ("……" if len(case.description) > 300 else "")
-    text = (
-        f"🆕 新咨询 {case.number}\n类别：{case.topic}　社区：{case.community}\n"
-        f"居民：{case.resident_name or ctx.user.ref}　联系方式：{case.phone or '在这里回复'}\n"
-        f"图片：{len(case.photos)} 张\n情况：{description}\n\n发送 /case {case.number} 查看全文。"
-    )
-    buttons = (Button("✋ 认领", f"cq:c:{case.number}"), Button("✍ 回复", f"cq:r:{case.number}"))
-    if not to_advisers(ctx, case, Reply(text, buttons), "new", everyone=True):
-        log.warning("case %s: no adviser, staff or admin to notify", case.number)
-
-
-def notify_followup(ctx: Context, case: Case, event: CaseEvent) -> None:
-    what = "补充了您要的情况" if event.kind == "info_added" else "追问"
-    text = f"📩 居民{what}（{case.number}）：\n{event.body or ''}"
-    if event.photos:
-        text += f"（图片 {len(event.photos)} 张）"
-    text += f"\n\n发送 /case {case.number} 查看。"
-    buttons = (Button("✍ 回复", f"cq:r:{case.number}"), Button("查看", f"cq:v:{case.number}"))
-    to_advisers(ctx, case, Reply(text, buttons), f"ev{event.id}", everyone=False)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL when
+"""The test kit as a pytest plugin (loaded with `-p bot.testing`, see pyproject.toml): a
+migrated database per test (SQLite, or PostgreSQL when
 TEST_DATABASE_URL is set), the application core, and a console harness that drives the
 real dispatcher the way the console channel does."""
 
@@ -19,7 +20,7 @@ from bot.config import Settings
 from bot.messages import Incoming, Reply
 from faq.store import FaqStore
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 CIVIL_CODE = SHARED / "data" / "civil_code.jsonl"
 DEV_SET = SHARED / "eval" / "dev.jsonl"

@@ -10,10 +10,9 @@ import re
 import sys
 from datetime import timedelta
 
-from sqlmodel import Session
-
+from bot.cli._common import open_session
 from bot.config import Settings
-from bot.services import consultations as cases
+from bot.services import cases
 
 AGE = re.compile(r"(\d+)\s*([dh天]?)")
 
@@ -62,17 +61,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     purge.set_defaults(func=cmd_purge)
 
 
-def _session(settings: Settings) -> Session:
-    from bot import db
-
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    return Session(engine)
-
-
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     statuses = {"open": cases.OPEN_STATUSES, "all": cases.STATUSES}.get(args.status, (args.status,))
-    with _session(settings) as session:
+    with open_session(settings) as session:
         found = cases.list_cases(session, statuses, args.topic)
         for case in found:
             print(
@@ -84,23 +75,22 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from handlers.adviser import case_text
 
     number = cases.parse_number(args.number)
     if number is None:
         print("咨询编号的格式应为 ZS-2026-0001。", file=sys.stderr)
         return 2
-    with _session(settings) as session:
+    with open_session(settings) as session:
         case = cases.get_case(session, number)
         if case is None:
             print(f"没有找到咨询 {number}。", file=sys.stderr)
             return 1
-        print(case_text(session, case, settings.zone))
+        print(cases.case_text(session, case, settings.zone))
     return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    with _session(settings) as session:
+    with open_session(settings) as session:
         rows = cases.export_rows(session, settings.zone, personal=args.personal, year=args.year)
     text = _json(rows) if args.format == "json" else _csv(rows, args.personal)
     if not args.out:
@@ -135,7 +125,7 @@ def _csv(rows: list[dict], personal: bool) -> str:
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from bot.timeutil import utcnow
 
-    with _session(settings) as session:
+    with open_session(settings) as session:
         numbers = cases.purge(session, utcnow(), args.older_than)
         if args.dry_run:
             session.rollback()

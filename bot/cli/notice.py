@@ -1,4 +1,4 @@
-"""Publicity subcommands: `notice send|schedule|list|cancel` and `campaign list|add|daily`.
+"""Publicity subcommands: `notice send|schedule|list|cancel` (campaigns: bot.cli.campaign).
 
 They write the same rows as the chat commands. Notices sent from here are fanned out into
 the outbox at once and delivered by the running bot (`python bot.py run`); schedules are
@@ -15,13 +15,11 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.cli._common import UsageError, find_author, open_session, run_guarded
 from bot.config import Settings
 from bot.messages import Attachment
+from bot.models import OutboxStatus, PushStatus, ScheduleStatus
 from bot.timeutil import utcnow
-
-
-class UsageError(Exception):
-    """A bad argument; the message is shown as is."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -50,21 +48,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     cancel.add_argument("id", help="定时推送编号（notice list 中的 #编号）")
     cancel.set_defaults(func=cmd_cancel)
 
-    campaign = commands.add_parser("campaign", help="宣传日历：把宣传日安排为推送；每日一条民法典")
-    steps = campaign.add_subparsers(dest="campaign_command", metavar="操作", required=True)
-    steps.add_parser("list", help="列出宣传日和下次日期").set_defaults(func=cmd_campaign_list)
-    add = steps.add_parser("add", help="把一个宣传日安排为定时推送")
-    add.add_argument("day", help="宣传日，例如 0315、3·15、12-4、宪法")
-    add.add_argument("--time", default=None, help="推送时刻 HH:MM（默认 09:00）")
-    add.add_argument("--author", help="作者（渠道:用户ID），推送后收到送达报告")
-    add.set_defaults(func=cmd_campaign_add)
-    daily = steps.add_parser("daily", help="查看、开启、停止每日一条民法典或修改时刻")
-    daily.add_argument("--time", help="每天推送的时刻 HH:MM")
-    switch = daily.add_mutually_exclusive_group()
-    switch.add_argument("--on", action="store_true", help="开启")
-    switch.add_argument("--off", action="store_true", help="停止")
-    daily.set_defaults(func=cmd_campaign_daily)
-
 
 def _content_arguments(parser: argparse.ArgumentParser) -> None:
     text = parser.add_mutually_exclusive_group(required=True)
@@ -80,23 +63,6 @@ def _content_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--author", help="作者（渠道:用户ID，例如 telegram:123），完成后收到送达报告"
     )
-
-
-# --- helpers ---------------------------------------------------------------------------------
-def _engine(settings: Settings):
-    from bot import db
-
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    return engine
-
-
-def _run(func, args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        return func(args, settings)
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
 
 
 def _text(args: argparse.Namespace) -> str:
@@ -133,17 +99,6 @@ def _audience(args: argparse.Namespace, settings: Settings):
     return audience
 
 
-def _author(session: Session, ref: str | None):
-    from bot.services import users
-
-    if not ref:
-        return None
-    user = users.find_by_ref(session, ref)
-    if user is None:
-        raise UsageError(f"找不到用户 {ref}（应写成 渠道:用户ID，且此人用过机器人）")
-    return user
-
-
 def _draft(session: Session, args: argparse.Namespace, settings: Settings):
     from bot.services import publicity
 
@@ -152,7 +107,7 @@ def _draft(session: Session, args: argparse.Namespace, settings: Settings):
             session,
             text=_text(args),
             audience=_audience(args, settings),
-            author=_author(session, args.author),
+            author=find_author(session, args.author),
             attachment=_attachment(args),
             now=utcnow(),
         )
@@ -174,13 +129,13 @@ def _print_preview(session: Session, notice) -> None:
 
 # --- notice ----------------------------------------------------------------------------------
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(_send, args, settings)
+    return run_guarded(_send, args, settings)
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import publicity
 
-    with Session(_engine(settings)) as session:
+    with open_session(settings) as session:
         notice = _draft(session, args, settings)
         _print_preview(session, notice)
         if args.dry_run:
@@ -201,7 +156,7 @@ def _send(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(_schedule, args, settings)
+    return run_guarded(_schedule, args, settings)
 
 
 def _schedule(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,7 +168,7 @@ def _schedule(args: argparse.Namespace, settings: Settings) -> int:
         when = schedules.parse_when(args.when, now, settings.zone)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    with Session(_engine(settings)) as session:
+    with open_session(settings) as session:
         notice = _draft(session, args, settings)
         _print_preview(session, notice)
         author = session.get(User, notice.author_id) if notice.author_id else None
@@ -229,7 +184,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import publicity, schedules
 
     zone = settings.zone
-    with Session(_engine(settings)) as session:
+    with open_session(settings) as session:
         rows = schedules.active(session)
         print(f"定时推送（{len(rows)} 个）：" if rows else "没有进行中的定时推送。")
         for row in rows:
@@ -237,14 +192,15 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         pushes = publicity.recent_pushes(session, args.limit)
         print(f"最近的发送（{len(pushes)} 次）：" if pushes else "还没有发送过通知。")
         for push, notice in pushes:
-            counts = publicity.push_counts(session, push)
-            waiting = counts.get("pending", 0) + counts.get("sending", 0)
-            state = "已完成" if push.status == "done" else f"发送中（待发 {waiting}）"
+            count = publicity.push_counts(session, push).get
+            waiting = count(OutboxStatus.PENDING, 0) + count(OutboxStatus.SENDING, 0)
+            state = "已完成" if push.status == PushStatus.DONE else f"发送中（待发 {waiting}）"
             print(
                 f"  push {push.id} · 通知 #{notice.id}「{publicity.notice_title(notice)}」"
                 f" · {push.due_at.astimezone(zone):%Y-%m-%d %H:%M} · {state} · 共 {push.recipients} 人："
-                f"送达 {counts.get('sent', 0)}，失败 {counts.get('failed', 0)}，"
-                f"无法送达 {counts.get('unreachable', 0)}，状态不明 {counts.get('in_doubt', 0)}"
+                f"送达 {count(OutboxStatus.SENT, 0)}，失败 {count(OutboxStatus.FAILED, 0)}，"
+                f"无法送达 {count(OutboxStatus.UNREACHABLE, 0)}，"
+                f"状态不明 {count(OutboxStatus.IN_DOUBT, 0)}"
             )
     return 0
 
@@ -254,80 +210,12 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import schedules
 
     raw = str(args.id).lstrip("#")
-    with Session(_engine(settings)) as session:
+    with open_session(settings) as session:
         schedule = session.get(Schedule, int(raw)) if raw.isdigit() else None
-        if schedule is None or schedule.status != "active":
+        if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
             print(f"没有进行中的定时推送 #{raw}。", file=sys.stderr)
             return 1
         schedules.cancel(session, schedule)
         session.commit()
     print(f"已取消定时推送 #{raw}。")
-    return 0
-
-
-# --- campaign --------------------------------------------------------------------------------
-def cmd_campaign_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import observances
-
-    for observance, moment in observances.upcoming(utcnow(), settings.zone):
-        topic = observance.topic if observance.topic in settings.subscription_topics else "全部"
-        print(
-            f"{observance.key}  {moment.astimezone(settings.zone):%Y-%m-%d}  {observance.name}（对象：{topic}）"
-        )
-    return 0
-
-
-def cmd_campaign_add(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(_campaign_add, args, settings)
-
-
-def _campaign_add(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import observances
-    from bot.services import schedules
-
-    observance = observances.find(args.day)
-    if observance is None:
-        keys = "、".join(f"{o.key} {o.name}" for o in observances.OBSERVANCES)
-        raise UsageError(f"没有找到宣传日“{args.day}”。可选：{keys}")
-    try:
-        at_time = schedules.parse_clock(args.time) if args.time else observances.CAMPAIGN_TIME
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    with Session(_engine(settings)) as session:
-        schedule, created = schedules.schedule_campaign(
-            session,
-            observance,
-            settings=settings,
-            author=_author(session, args.author),
-            now=utcnow(),
-            at_time=at_time,
-        )
-        session.commit()
-        summary = schedules.summary(session, schedule, settings.zone)
-    print(f"{'已安排' if created else '已经安排过了'}：{summary}")
-    return 0
-
-
-def cmd_campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(_campaign_daily, args, settings)
-
-
-def _campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.services import publicity, schedules
-
-    try:
-        at_time = schedules.parse_clock(args.time) if args.time else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    now = utcnow()
-    with Session(_engine(settings)) as session:
-        series = schedules.ensure_daily_series(
-            session, now=now, zone=settings.zone, at_time=at_time, reactivate=args.on
-        )
-        if args.off and series.status == "active":
-            schedules.cancel(session, series)
-        session.commit()
-        people = publicity.count_audience(session, publicity.Audience("daily"))[0]
-        state = f"运行中，每天 {series.at_time}" if series.status == "active" else "已停止"
-    print(f"每日一条民法典（#{series.id}）：{state}；开启它的订阅者 {people} 人。")
     return 0

@@ -45,8 +45,9 @@ from sqlmodel import Session, select
 
 from bot.channels.base import DeliveryOutcome, Sender
 from bot.messages import Reply
-from bot.models import OutboxMessage, User
-from bot.services import outbox, publicity
+from bot.models import OutboxMessage, OutboxStatus, User
+from bot.runtime import outbox
+from bot.services import publicity
 from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ class DeliveryWorker:
         with Session(self.engine) as session:
             earliest = session.exec(
                 select(func.min(OutboxMessage.not_before)).where(
-                    OutboxMessage.channel == self.channel, OutboxMessage.status == "pending"
+                    OutboxMessage.channel == self.channel, OutboxMessage.status == OutboxStatus.PENDING
                 )
             ).one()
         if earliest is None:

@@ -65,7 +65,7 @@ COUNT_RULES = {
     "consult_followup": lambda e: e.kind == "consult_followup",
     "consult_rated": lambda e: e.kind == "consult_rated",
     "notices": lambda e: e.kind == "notice_published",
-    "deliveries": lambda e: e.kind == "out_push" and (e.ref or "").startswith("notice:"),
+    "deliveries": lambda e: e.kind == "out_push" and (e.ref or "").startswith("push:"),
     "pushes": lambda e: e.kind == "out_push",
     "push_failed": lambda e: e.kind == "push_failed",
     "push_unreachable": lambda e: e.kind == "push_unreachable",
@@ -186,7 +186,7 @@ def _event(rng: random.Random, kind: str, at: datetime, data: Data) -> Ev:
     if kind == "faq_unanswered" and rng.random() < 0.3:
         event.ref = "suggest_rejected"
     if kind in ("out_push", "push_failed", "push_unreachable"):
-        event.ref = rng.choice(("notice:1", "notice:22", "consult:5", None))
+        event.ref = rng.choice(("push:1", "push:22", "case:ZS-2026-0005", None))
     if kind == "consult_answered" and rng.random() < 0.9:
         event.value = round(rng.uniform(0.1, 120), 2)
     return event

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from bot.cli._common import open_session
 from bot.config import Settings
 
 
@@ -56,7 +57,7 @@ def result_json(result) -> dict:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.console import render
-    from handlers.faq import result_replies
+    from bot.services.answers import result_replies
 
     matcher = _store().matcher
     if args.json:
@@ -116,14 +117,9 @@ def cmd_faq_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_faq_gaps(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlmodel import Session
+    from bot.services.answers import describe_gap, gaps
 
-    from bot import db
-    from handlers.faq import describe_gap, gaps
-
-    engine = db.make_engine(settings.database_url)
-    db.upgrade(engine)
-    with Session(engine) as session:
+    with open_session(settings) as session:
         rows = gaps(session, args.limit)
     if not rows:
         print("没有未解答或被评为“没帮助”的问题。")

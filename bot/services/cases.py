@@ -8,7 +8,7 @@ unique when two submissions race; `create_case` then retries with the next numbe
 a savepoint. Status changes are compare-and-set UPDATEs, so two advisers pressing 认领 at
 once cannot both win.
 
-Ledger kinds (written by handlers/consult.py and handlers/adviser.py in the transaction of
+Ledger kinds (written by the handlers in handlers/cases/ in the transaction of
 the change, each with the case's topic and community and ref = the case number):
   consult_submitted  a resident submitted a case
   consult_claimed    an adviser took a case
@@ -32,9 +32,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.config import Settings
+from bot.ledger import Source
 from bot.messages import Reply
-from bot.models import Case, CaseEvent, OutboxMessage, User
-from bot.services import outbox, users
+from bot.models import Case, CaseEvent, CaseStatus, OutboxMessage, User
+from bot.runtime import outbox
+from bot.services import users
 from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,16 +53,21 @@ TOPICS = (
     "其他",
 )
 OTHER_COMMUNITY = "其他"
-STATUSES = ("new", "claimed", "answered", "closed")
-OPEN_STATUSES = ("new", "claimed", "answered")
-STATUS_NAMES = {"new": "待认领", "claimed": "处理中", "answered": "已答复", "closed": "已结案"}
+STATUSES = tuple(CaseStatus)
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.CLAIMED, CaseStatus.ANSWERED)
+STATUS_NAMES = {
+    CaseStatus.NEW: "待认领",
+    CaseStatus.CLAIMED: "处理中",
+    CaseStatus.ANSWERED: "已答复",
+    CaseStatus.CLOSED: "已结案",
+}
 RETENTION_DAYS = 365  # what the consent text promises and `cases purge` defaults to
 MIN_DESCRIPTION = 10
 MAX_DESCRIPTION = 2000
 MAX_PHOTOS = 9
 NUMBER_ATTEMPTS = 20
 ANONYMIZED = "（已匿名化）"
-DIGEST_SOURCE = "case_digest"
+DIGEST_SOURCE = Source.CASE_DIGEST
 
 NUMBER_PATTERN = re.compile(r"ZS-(\d{4})-(\d{1,6})", re.IGNORECASE)
 MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -162,7 +169,7 @@ def create_case(
         except IntegrityError:
             log.info("case number %s-%d taken concurrently; trying the next", year, seq)
             continue
-        add_event(session, case, user, "submitted", now, status_to="new")
+        add_event(session, case, user, "submitted", now, status_to=CaseStatus.NEW)
         return case
     raise RuntimeError(f"no free case number for {year} after {NUMBER_ATTEMPTS} attempts")
 
@@ -207,14 +214,14 @@ def _move(session: Session, case: Case, allowed: Iterable[str], to: str, **value
 
 
 def claim(session: Session, case: Case, adviser: User, now: datetime) -> None:
-    if case.status == "closed":
+    if case.status == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。")
     if case.adviser_id == adviser.id:
         raise CaseError(f"您已经认领了 {case.number}。")
-    if not _move(session, case, ("new",), "claimed", adviser_id=adviser.id, updated_at=now):
+    if not _move(session, case, (CaseStatus.NEW,), CaseStatus.CLAIMED, adviser_id=adviser.id, updated_at=now):
         holder = session.get(User, case.adviser_id) if case.adviser_id else None
         raise CaseError(f"{case.number} 已由{display(holder)}认领。")
-    add_event(session, case, adviser, "claimed", now, status_from="new", status_to="claimed")
+    add_event(session, case, adviser, "claimed", now, status_from=CaseStatus.NEW, status_to=CaseStatus.CLAIMED)
 
 
 def answer(
@@ -222,7 +229,7 @@ def answer(
 ) -> tuple[CaseEvent, bool]:
     """Record an adviser's reply; returns (event, whether it is the first answer)."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案，不能再答复。")
     values = {"updated_at": now, "awaiting_info": False}
     if case.adviser_id is None:
@@ -230,7 +237,7 @@ def answer(
     first = case.first_answer_at is None
     if first:
         values["first_answer_at"] = now
-    if not _move(session, case, OPEN_STATUSES, "answered", **values):
+    if not _move(session, case, OPEN_STATUSES, CaseStatus.ANSWERED, **values):
         raise CaseError(f"{case.number} 已结案，不能再答复。")
     event = add_event(
         session,
@@ -239,7 +246,7 @@ def answer(
         "answered",
         now,
         status_from=before,
-        status_to="answered",
+        status_to=CaseStatus.ANSWERED,
         body=text,
         photos=photos,
     )
@@ -249,11 +256,11 @@ def answer(
 def request_info(session: Session, case: Case, adviser: User, text: str, now: datetime):
     """The adviser asks the resident for more; an unclaimed case is claimed by the asker."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。")
     values = {"awaiting_info": True, "updated_at": now}
-    to = "claimed" if before == "new" else before
-    if before == "new":
+    to = CaseStatus.CLAIMED if before == CaseStatus.NEW else before
+    if before == CaseStatus.NEW:
         values["adviser_id"] = adviser.id
     if not _move(session, case, (before,), to, **values):
         raise CaseError(f"{case.number} 刚刚被其他人处理过，请重新查看。")
@@ -275,10 +282,10 @@ def add_followup(
     """A resident's follow-up (or the information asked for); an answered case goes back to
     the queue as claimed."""
     before = case.status
-    if before == "closed":
+    if before == CaseStatus.CLOSED:
         raise CaseError(f"{case.number} 已结案。如有新的问题，请发送 /consult 重新咨询。")
     kind = "info_added" if case.awaiting_info else "followup"
-    to = "claimed" if before == "answered" else before
+    to = CaseStatus.CLAIMED if before == CaseStatus.ANSWERED else before
     if not _move(session, case, (before,), to, awaiting_info=False, updated_at=now):
         raise CaseError(f"{case.number} 刚刚有了变化，请再发一次。")
     return add_event(
@@ -296,9 +303,9 @@ def add_followup(
 
 def close(session: Session, case: Case, actor: User, now: datetime) -> None:
     before = case.status
-    if not _move(session, case, OPEN_STATUSES, "closed", closed_at=now, updated_at=now):
+    if not _move(session, case, OPEN_STATUSES, CaseStatus.CLOSED, closed_at=now, updated_at=now):
         raise CaseError(f"{case.number} 已经结案了。")
-    add_event(session, case, actor, "closed", now, status_from=before, status_to="closed")
+    add_event(session, case, actor, "closed", now, status_from=before, status_to=CaseStatus.CLOSED)
 
 
 def rate(session: Session, case: Case, resident: User, score: int, now: datetime) -> None:
@@ -365,7 +372,7 @@ def overdue_cases(session: Session, now: datetime, sla_hours: int) -> list[Case]
     statement = (
         select(Case)
         .where(
-            Case.status.in_(("new", "claimed")),
+            Case.status.in_((CaseStatus.NEW, CaseStatus.CLAIMED)),
             Case.first_answer_at.is_(None),
             Case.created_at <= cutoff,
         )
@@ -425,7 +432,7 @@ def purge(session: Session, now: datetime, older_than: timedelta) -> list[str]:
     cutoff = as_utc(now) - older_than
     cases = session.exec(
         select(Case).where(
-            Case.status == "closed", Case.closed_at <= cutoff, Case.anonymized_at.is_(None)
+            Case.status == CaseStatus.CLOSED, Case.closed_at <= cutoff, Case.anonymized_at.is_(None)
         )
     ).all()
     for case in cases:
@@ -436,7 +443,7 @@ def purge(session: Session, now: datetime, older_than: timedelta) -> list[str]:
                 event.body = ANONYMIZED
             event.photos = None
         messages = session.exec(
-            select(OutboxMessage).where(OutboxMessage.source == f"case:{case.number}")
+            select(OutboxMessage).where(OutboxMessage.source == Source.case(case.number))
         )
         for message in messages:
             message.reply = Reply(ANONYMIZED).to_dict()
@@ -501,3 +508,58 @@ def export_rows(
             row["description"] = case.description
         rows.append(row)
     return rows
+
+
+# --- rendering (the chat view and `cases show`) --------------------------------------------
+EVENT_NAMES = {
+    "submitted": "提交",
+    "claimed": "认领",
+    "answered": "答复",
+    "info_requested": "请居民补充",
+    "info_added": "补充",
+    "followup": "追问",
+    "closed": "结案",
+    "rated": "评分",
+}
+
+
+def case_text(session: Session, case: Case, zone: ZoneInfo) -> str:
+    """A case and its history as text (the chat view, and `cases show`)."""
+    resident = session.get(User, case.user_id) if case.user_id else None
+    holder = session.get(User, case.adviser_id) if case.adviser_id else None
+    lines = [
+        f"📁 {case.number} · {STATUS_NAMES[case.status]}"
+        + (" · 等待居民补充" if case.awaiting_info else ""),
+        f"类别：{case.topic}　社区：{case.community}",
+        f"居民：{case.resident_name or '—'}（{resident.ref if resident else '已匿名化'}）",
+        f"联系方式：{case.phone or '在这里回复'}",
+        f"提交：{local_time(case.created_at, zone)}　顾问：{display(holder)}",
+    ]
+    if case.first_answer_at:
+        hours = hours_between(case.created_at, case.first_answer_at)
+        lines.append(
+            f"首次答复：{local_time(case.first_answer_at, zone)}（用时 {hours} 小时）"
+        )
+    if case.rating:
+        lines.append(f"居民评分：{case.rating} 分")
+    lines.append(f"情况描述：\n{case.description}")
+    if case.photos:
+        lines.append(f"图片 {len(case.photos)} 张：{'、'.join(case.photos)}")
+    lines += ["", "—— 记录 ——"]
+    lines += [event_line(session, case, e, zone) for e in events_of(session, case)]
+    return "\n".join(lines)
+
+
+def event_line(session: Session, case: Case, event: CaseEvent, zone: ZoneInfo) -> str:
+    if event.actor_id is None:
+        who = "居民（已匿名化）" if case.anonymized_at else "系统"
+    elif event.actor_id == case.user_id:
+        who = "居民"
+    else:
+        who = display(session.get(User, event.actor_id))
+    line = f"{local_time(event.at, zone)[5:]} {who} {EVENT_NAMES.get(event.kind, event.kind)}"
+    if event.body:
+        line += f"：{event.body}"
+    if event.photos:
+        line += f"（图片 {len(event.photos)} 张）"
+    return line
