@@ -36,6 +36,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def insert_or_ignore(session, model, **values) -> int | None:
+    """INSERT one row unless it would break a unique constraint (then None): the id of the
+    new row. One statement, no savepoint (pysqlite would commit a SAVEPOINT that starts a
+    transaction when it is released), the same on SQLite and PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    return session.execute(statement).scalar_one_or_none()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

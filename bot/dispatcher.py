@@ -40,6 +40,7 @@ TEXT_NOT_ALLOWED = "抱歉，“/{name}”只有{roles}可以使用。"
 TEXT_STALE_BUTTON = "这个按钮已经失效了，请重新选择。"
 TEXT_NON_TEXT = "暂时只能看懂文字消息。请用文字描述您的问题，或发送 /help 查看使用方法。"
 TEXT_ERROR = "抱歉，系统刚才出了点问题，您的消息已记录。请稍后再试，或发送 /help。"
+TEXT_NOT_SAVED = "抱歉，系统正忙，您的消息没能保存下来。请过一会儿再发一次。"
 
 ROLE_LABELS = {"staff": "工作人员", "adviser": "法律顾问", "admin": "管理员"}
 
@@ -164,6 +165,7 @@ class Dispatcher:
             log.exception("could not record the failed message either")
             if before_commit is not None:
                 raise NotRecorded(str(exc)) from exc
+            return [Reply(TEXT_NOT_SAVED)]  # never claim it was recorded when it was not
         return [reply]
 
     def _press_offered_digit(self, user: User, incoming: Incoming) -> Incoming:

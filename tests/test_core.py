@@ -194,3 +194,17 @@ def test_an_oversized_user_id_is_refused_without_touching_the_database(harness: 
     )
     assert replies == []
     assert ledger_counts(harness.services.engine) == before
+
+
+def test_when_nothing_can_be_saved_the_reply_does_not_claim_it_was(harness: Harness, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session as SqlSession
+
+    def locked(self):
+        raise OperationalError("COMMIT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(SqlSession, "commit", locked)
+    replies = harness.say("alice", "/start")
+    monkeypatch.undo()
+    assert "没能保存" in texts(replies) and "已记录" not in texts(replies)
+    assert ledger_counts(harness.services.engine) == {}

@@ -600,3 +600,23 @@ async def test_a_message_stored_before_a_crash_is_answered_after_the_restart(
     assert "使用方法" in fake_api.texts_to("oLost")[0]
     assert counts(engine, "oLost") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}
     await channel.api.aclose()
+
+
+async def test_a_database_outage_is_not_acknowledged_so_wechat_resends(client, engine, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session as SqlSession
+
+    def locked(self):
+        raise OperationalError("COMMIT", {}, Exception("database is locked"))
+
+    xml = message_xml("oBusy", "text", Content="/help", MsgId=81)
+    monkeypatch.setattr(SqlSession, "commit", locked)
+    refused = await post(client, xml)
+    monkeypatch.undo()
+    assert refused.status_code == 503  # not "success": WeChat tries again
+    with Session(engine) as session:
+        assert session.exec(select(InboxUpdate)).all() == []  # nothing half-stored
+    again = await post(client, xml)
+    assert again.status_code == 200 and again.text != "success", again.text
+    assert "使用方法" in PLAIN.open_reply(again.text)["Content"]
+    assert counts(engine, "oBusy") == {Kind.IN_COMMAND: 1, Kind.OUT_REPLY: 1}

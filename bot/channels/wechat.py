@@ -51,7 +51,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -67,6 +67,7 @@ from bot.channels.wechat_api import (
     split_text,
 )
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
+from bot.db import insert_or_ignore
 from bot.ledger import Kind, Source
 from bot.messages import Incoming, Reply
 from bot.models import WeChatNonce
@@ -281,6 +282,10 @@ class Webhook:
             if request.method == "GET":
                 return PlainTextResponse(request.query_params.get("echostr", ""))
             return await self._post(request, stamp)
+        except SQLAlchemyError:
+            # Not stored, so not acknowledged: WeChat sends the message again.
+            log.exception("wechat: the database is unavailable; the message was not stored")
+            return PlainTextResponse("unavailable", 503)
         except Rejected as exc:
             client = request.client.host if request.client else "?"
             log.warning(
@@ -512,11 +517,11 @@ def check_nonce(session: Session, stamp: tuple[int, str], key: str) -> None:
         if seen != key:
             raise Rejected(403, "a signed query string was replayed with another message")
         return
-    try:
-        with session.begin_nested():
-            session.add(WeChatNonce(timestamp=timestamp, nonce=nonce, message_key=key))
-    except IntegrityError:
-        raise Rejected(403, "a signed query string was used twice at once") from None
+    added = insert_or_ignore(
+        session, WeChatNonce, timestamp=timestamp, nonce=nonce, message_key=key, seen_at=utcnow()
+    )
+    if added is None:
+        raise Rejected(403, "a signed query string was used twice at once")
     if secrets.randbelow(NONCE_PRUNE_EVERY) == 0:
         cutoff = utcnow() - timedelta(seconds=2 * MAX_CLOCK_SKEW)
         session.execute(delete(WeChatNonce).where(WeChatNonce.seen_at < cutoff))

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, exists, func, or_, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from bot.db import insert_or_ignore
 from bot.models import InboxUpdate
 from bot.timeutil import utcnow
 
@@ -107,23 +108,24 @@ def store(
         return Stored(existing.id, False, False, existing.status, existing.passive)
     _lock_user(session, channel, user_key)
     claim = claim_for is not None and not _older_unfinished(session, channel, user_key, None)
-    row = InboxUpdate(
+    status = HANDLING if claim else PENDING
+    row_id = insert_or_ignore(
+        session,
+        InboxUpdate,
         channel=channel,
         key=key,
         user_key=user_key,
         payload=payload,
-        status=HANDLING if claim else PENDING,
+        status=status,
         owner=claim_for if claim else None,
         lease_until=now + LEASE if claim else None,
+        attempts=0,
         received_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another process stored the same update just now
+    if row_id is None:  # another process stored the same update just now
         existing = find(session, channel, key)
         return Stored(existing.id, False, False, existing.status, existing.passive)
-    return Stored(row.id, True, claim, row.status)
+    return Stored(row_id, True, claim, status)
 
 
 def find(session: Session, channel: str, key: str) -> InboxUpdate | None:
