@@ -52,9 +52,12 @@ def test_the_suite_runs_on_the_database_it_was_given(engine):
 
 def test_the_migrations_are_one_linear_chain():
     scripts = ScriptDirectory.from_config(db.alembic_config(None))
-    assert scripts.get_heads() == ["0004"]
-    chain = [r.revision for r in reversed(list(scripts.walk_revisions()))]
-    assert chain == ["0001", "0002", "0003", "0004"]
+    revisions = list(reversed(list(scripts.walk_revisions())))
+    chain = [r.revision for r in revisions]
+    assert scripts.get_heads() == [chain[-1]]  # one head
+    assert chain[:4] == ["0001", "0002", "0003", "0004"] and chain == sorted(chain)
+    for before, after in zip(revisions, revisions[1:], strict=False):
+        assert after.down_revision == before.revision  # each follows the one before
 
 
 def test_a_database_migrated_while_there_were_three_heads_joins_the_chain(engine):
