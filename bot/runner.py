@@ -99,6 +99,20 @@ def _reload(services: Services) -> None:
         log.error("SIGHUP: knowledge base not replaced (%d problems)", len(problems))
 
 
+async def serve_console(services: Services, console, stdin=None, stdout=None) -> int:
+    """The console chat with the machine around it: the publicity scheduler (a role, so a
+    second console on the same SQLite file leaves it to the first) runs while it reads."""
+    import sys
+
+    stop = asyncio.Event()
+    scheduler = _role_task(services, "scheduler", stop, _scheduling(services))
+    try:
+        return await console.run_async(stop, stdin or sys.stdin, stdout or sys.stdout)
+    finally:
+        stop.set()
+        await asyncio.gather(scheduler, return_exceptions=True)
+
+
 def run_channels(settings: Settings, names: list[str]) -> int:
     services = build(settings)
     return asyncio.run(serve(services, names))

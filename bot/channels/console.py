@@ -2,11 +2,15 @@
 
 Works interactively (a prompt on a terminal) and with piped input (exits at end of
 input). Messages queued for this console user by others (an adviser's answer, a notice)
-are printed before the next prompt.
+are printed before the next prompt and, while the console waits for input, as they come
+(`run_async`, which `python bot.py chat` runs beside the publicity scheduler, so a notice
+scheduled from the console goes out and its delivery report arrives).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from typing import TextIO
 
@@ -15,9 +19,11 @@ from sqlmodel import Session
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming, Reply
 from bot.runtime import outbox
+from bot.runtime.delivery import complete_pushes
 from bot.services import users
 
 CHANNEL = "console"
+QUEUED_POLL_SECONDS = 1.0
 
 
 def render(reply: Reply) -> str:
@@ -64,6 +70,8 @@ class ConsoleChannel:
             if offered:  # so that typing a number presses a button of a queued message
                 user.offered_buttons = [{"label": b.label, "payload": b.payload} for b in offered]
             session.commit()
+        if delivered:  # a push may be complete now: its author's delivery report is queued
+            complete_pushes(self.dispatcher.engine)
         return delivered
 
     def run(self, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
@@ -81,6 +89,50 @@ class ConsoleChannel:
             self._print(self.say(line.rstrip("\r\n")), stdout)
             self._print(self.deliver_queued(), stdout)
         return 0
+
+    async def run_async(
+        self,
+        stop: asyncio.Event,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        *,
+        poll_seconds: float = QUEUED_POLL_SECONDS,
+    ) -> int:
+        """As `run`, while other work shares the event loop; messages queued for this user
+        are printed every `poll_seconds` while the console waits for a line."""
+        interactive = stdin.isatty()
+        if interactive:
+            stdout.write(f"普法助手（控制台，用户 {self.user}）。输入问题，Ctrl-D 退出。\n")
+        self._print(await asyncio.to_thread(self.deliver_queued), stdout)
+        waiting = asyncio.Event()
+        printer = asyncio.create_task(self._print_as_queued(stop, waiting, stdout, poll_seconds))
+        try:
+            while not stop.is_set():
+                if interactive:
+                    stdout.write("> ")
+                    stdout.flush()
+                waiting.set()
+                line = await asyncio.to_thread(stdin.readline)
+                waiting.clear()
+                if not line:
+                    break
+                self._print(await asyncio.to_thread(self.say, line.rstrip("\r\n")), stdout)
+                self._print(await asyncio.to_thread(self.deliver_queued), stdout)
+        finally:
+            stop.set()
+            printer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await printer
+        return 0
+
+    async def _print_as_queued(
+        self, stop: asyncio.Event, waiting: asyncio.Event, stdout: TextIO, poll_seconds: float
+    ) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), poll_seconds)
+            if waiting.is_set() and not stop.is_set():
+                self._print(await asyncio.to_thread(self.deliver_queued), stdout)
 
     @staticmethod
     def _print(replies: list[Reply], stdout: TextIO) -> None:

@@ -31,11 +31,14 @@ def configured_channels(settings: Settings) -> list[str]:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from bot.app import build
     from bot.channels.console import ConsoleChannel
+    from bot.runner import serve_console
 
     services = build(settings)
-    return ConsoleChannel(services.dispatcher, args.user).run()
+    return asyncio.run(serve_console(services, ConsoleChannel(services.dispatcher, args.user)))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
