@@ -39,6 +39,7 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
     with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
         loop.add_signal_handler(signal.SIGHUP, lambda: _reload(services))
 
+    await asyncio.to_thread(unattended_cases, services)
     channels = [make_channel(name, services) for name in names]
     roles: list[asyncio.Task] = []
     for channel in channels:
@@ -105,12 +106,29 @@ async def serve_console(services: Services, console, stdin=None, stdout=None) ->
     import sys
 
     stop = asyncio.Event()
+    stdout = stdout or sys.stdout
+    warning = await asyncio.to_thread(unattended_cases, services)
+    if warning:
+        stdout.write(f"⚠️ {warning}\n\n")
     scheduler = _role_task(services, "scheduler", stop, _scheduling(services))
     try:
-        return await console.run_async(stop, stdin or sys.stdin, stdout or sys.stdout)
+        return await console.run_async(stop, stdin or sys.stdin, stdout)
     finally:
         stop.set()
         await asyncio.gather(scheduler, return_exceptions=True)
+
+
+def unattended_cases(services: Services) -> str | None:
+    """Warn (log, and the caller may print it) when cases wait and nobody can answer them."""
+    from sqlmodel import Session
+
+    from bot.services import cases
+
+    with Session(services.engine) as session:
+        warning = cases.unattended_warning(session)
+    if warning:
+        log.warning(warning)
+    return warning
 
 
 def run_channels(settings: Settings, names: list[str]) -> int:

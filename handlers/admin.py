@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from bot.ledger import Kind
-from bot.messages import Incoming
+from bot.ledger import Kind, Source
+from bot.messages import Incoming, Reply
 from bot.routing import ADMIN_ROLES, Context, Router
-from bot.services import users
+from bot.services import cases, users
 from bot.services.users import GRANTABLE_ROLES, ROLE_NAMES
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,19 @@ def grant(incoming: Incoming, ctx: Context) -> str:
     user = users.set_role(ctx.session, ref, role)
     ctx.count(Kind.ROLE_GRANTED, ref=f"{ref}:{role}")
     log.info("%s granted %s to %s", ctx.user.ref, role, ref)
-    return f"已将 {user.ref} 设为{ROLE_NAMES[role]}。"
+    told = _tell_about_waiting_cases(ctx, user, role)
+    suffix = f"（已告诉对方有 {told} 件咨询在等待处理）" if told else ""
+    return f"已将 {user.ref} 设为{ROLE_NAMES[role]}。{suffix}"
+
+
+def _tell_about_waiting_cases(ctx: Context, user, role: str) -> int:
+    """A newly appointed adviser (or staff member) hears of the cases already waiting."""
+    waiting = cases.waiting_cases(ctx.session)
+    if not waiting:
+        return 0
+    reply = Reply(cases.waiting_text(waiting))
+    ctx.send_to(user, reply, source=Source.CASE_DIGEST, key=f"appointed:{role}")
+    return len(waiting)
 
 
 @router.command("revoke", help="撤销角色（恢复为居民）", roles=ADMIN_ROLES)

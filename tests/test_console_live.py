@@ -17,6 +17,8 @@ from bot.runtime import outbox
 from bot.services import publicity, schedules, users
 from bot.services.publicity import Audience
 from bot.services.schedules import When
+from bot.testing import texts
+from bot.testing.factories import submit
 from bot.timeutil import utcnow
 
 NOTICE = "【普法通知】12月4日是国家宪法日，社区广场上午有宪法宣传。"
@@ -60,3 +62,20 @@ async def test_the_console_runs_the_scheduler_and_prints_what_arrives(services, 
         admin = users.find(db, "console", "admin")
         reports = [outbox.reply_of(m).text for m in outbox.pending(db, "console", user_id=admin.id)]
     assert any("送达报告" in text for text in reports), reports
+
+
+async def test_waiting_cases_nobody_can_answer_are_warned_and_told_to_a_new_adviser(
+    services, harness
+):
+    number = submit(harness, "alice")  # nobody with a role has used the bot yet
+    stdout = io.StringIO()
+    console = ConsoleChannel(services.dispatcher, "alice")
+    assert await serve_console(services, console, io.StringIO(""), stdout) == 0
+    assert "1 件咨询在等待答复，但还没有人能收到" in stdout.getvalue()
+    granted = texts(harness.say("admin", "/grant console:lawyer adviser"))
+    assert "已告诉对方有 1 件咨询在等待处理" in granted
+    told = texts(harness.queued("lawyer"))
+    assert number in told and "/cases new" in told
+    stdout = io.StringIO()
+    await serve_console(services, console, io.StringIO(""), stdout)
+    assert "还没有人能收到" not in stdout.getvalue()  # someone can answer now

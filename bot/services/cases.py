@@ -365,6 +365,40 @@ def notify_targets(session: Session, case: Case | None = None) -> list[User]:
     return users.with_roles(session, ("adviser",)) or users.with_roles(session, ("staff", "admin"))
 
 
+def waiting_cases(session: Session) -> list[Case]:
+    """Cases nobody has claimed or answered yet, oldest first."""
+    statement = (
+        select(Case)
+        .where(Case.status == CaseStatus.NEW, Case.first_answer_at.is_(None))
+        .order_by(Case.id)
+    )
+    return list(session.exec(statement))
+
+
+UNATTENDED = (
+    "有 {n} 件咨询在等待答复，但还没有人能收到：请在 PUFA_ADMINS 中设置管理员（例如 "
+    "console:admin），再由管理员用 /grant 渠道:用户ID adviser 指定法律顾问。"
+)
+
+
+def unattended_warning(session: Session) -> str | None:
+    """A warning when cases wait and no adviser, staff member or admin exists to hear of them."""
+    waiting = waiting_cases(session)
+    if waiting and not notify_targets(session):
+        return UNATTENDED.format(n=len(waiting))
+    return None
+
+
+def waiting_text(cases: Sequence[Case]) -> str:
+    """What a newly appointed adviser is told about the cases already waiting."""
+    lines = [f"📋 现有 {len(cases)} 件咨询等待处理："]
+    lines += [f"• {case.number} {case.topic} · {case.community}" for case in cases[:20]]
+    if len(cases) > 20:
+        lines.append(f"……另有 {len(cases) - 20} 件")
+    lines.append("发送 /cases new 查看并认领。")
+    return "\n".join(lines)
+
+
 # --- reminders -----------------------------------------------------------------------------
 def overdue_cases(session: Session, now: datetime, sla_hours: int) -> list[Case]:
     """Open cases with no answer yet, submitted more than `sla_hours` before `now`."""

@@ -57,7 +57,7 @@ def notify_new_case(ctx: Context, case: Case) -> None:
     )
     buttons = (Button("✋ 认领", QueueButton("c", case.number).pack()), Button("✍ 回复", QueueButton("r", case.number).pack()))
     if not to_advisers(ctx, case, Reply(text, buttons), "new", everyone=True):
-        log.warning("case %s: no adviser, staff or admin to notify", case.number)
+        log.warning("case %s: %s", case.number, cases.UNATTENDED.format(n=1))
 
 
 def notify_followup(ctx: Context, case: Case, event: CaseEvent) -> None:
