@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import re
 
+from sqlmodel import select
+
 from bot.ledger import SUGGEST_REJECTED, Kind
 from bot.messages import Button, Incoming, Reply
-from bot.models import FaqQuestion, MatchStatus
+from bot.models import FaqQuestion, LedgerEvent, MatchStatus
 from bot.payload import Browse, FaqPick, Feedback
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services.answers import (
@@ -93,37 +95,76 @@ def show_entry(entry: Entry, ctx: Context, question_id: int | None = None) -> Re
 
 
 @router.button(Feedback)
-def feedback(incoming: Incoming, ctx: Context) -> str:
-    """👍/👎 under an answer (payload fb:y|n:<question id>:<entry id>)."""
+def feedback(incoming: Incoming, ctx: Context) -> str | Reply:
+    """👍/👎 under an answer (payload fb:y|n:<question id>:<entry id>).
+
+    Counted once per resident and answer, and only for an answer this resident was shown:
+    the question row must be theirs and name that entry, or (an answer reached by browsing,
+    question id 0) the ledger must show it was shown to them. A forged or replayed payload
+    changes nothing."""
     button = Feedback.unpack(incoming.payload)
-    if button.verdict not in ("y", "n"):
-        return "这个按钮已经失效了。"
-    helpful = button.verdict == "y"
     entry = ctx.services.faq.kb.by_id.get(button.entry)
-    row = ctx.session.get(FaqQuestion, button.question)
-    if row is None or row.user_id != ctx.user.id:
-        row = FaqQuestion(
-            user_id=ctx.user.id,
-            channel=ctx.channel,
-            status=MatchStatus.ANSWERED,
-            question=entry.question if entry else button.entry,
-            entry_id=button.entry,
-        )
-        ctx.session.add(row)
+    if button.verdict not in ("y", "n") or entry is None:
+        return "这个按钮已经失效了。"
+    row = _feedback_row(ctx, button.question, entry)
+    if row is None:
+        log.warning("%s: feedback for an answer they were not shown refused", ctx.user.ref)
+        return "这个按钮已经失效了。"
     if row.feedback is not None:
         return "您已经评价过这个回答了，谢谢！"
+    helpful = button.verdict == "y"
     row.feedback = "helpful" if helpful else "unhelpful"
     ctx.count(
         Kind.FEEDBACK_HELPFUL if helpful else Kind.FEEDBACK_UNHELPFUL,
-        topic=entry.topic if entry else None,
-        book=entry.book if entry else None,
-        ref=button.entry,
+        topic=entry.topic,
+        book=entry.book,
+        ref=entry.id,
     )
     if helpful:
         return "谢谢您的反馈！"
     return Reply(
         "谢谢反馈，我们会改进这个回答。您也可以把具体情况提交给法律顾问。", (CONSULT_BUTTON,)
     )
+
+
+def _feedback_row(ctx: Context, question_id: int, entry: Entry) -> FaqQuestion | None:
+    """The question row the feedback belongs to, or None if this user was never shown it."""
+    if question_id:
+        row = ctx.session.get(FaqQuestion, question_id)
+        ok = row is not None and row.user_id == ctx.user.id and row.entry_id == entry.id
+        return row if ok else None
+    if not _was_shown(ctx, entry):
+        return None
+    earlier = ctx.session.exec(
+        select(FaqQuestion).where(
+            FaqQuestion.user_id == ctx.user.id,
+            FaqQuestion.entry_id == entry.id,
+            FaqQuestion.feedback.is_not(None),
+        )
+    ).first()
+    if earlier is not None:
+        return earlier
+    row = FaqQuestion(
+        user_id=ctx.user.id,
+        channel=ctx.channel,
+        status=MatchStatus.ANSWERED,
+        question=entry.question,
+        entry_id=entry.id,
+    )
+    ctx.session.add(row)
+    return row
+
+
+def _was_shown(ctx: Context, entry: Entry) -> bool:
+    """Whether the ledger records that this user was shown `entry` (answered or viewed)."""
+    shown = ctx.session.exec(
+        select(LedgerEvent.id).where(
+            LedgerEvent.user_id == ctx.user.id,
+            LedgerEvent.kind.in_((Kind.FAQ_ANSWERED, Kind.FAQ_VIEW)),
+            LedgerEvent.ref == entry.id,
+        )
+    ).first()
+    return shown is not None
 
 
 # --- browsing ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 from sqlmodel import Session, select
 
+from bot.messages import Incoming
 from bot.models import FaqQuestion, LedgerEvent
 from bot.testing import REPO, Harness, texts
 from faq.store import FaqStore
@@ -189,3 +190,42 @@ def test_ask_prints_the_answer_as_a_resident_sees_it(tmp_path):
     )
     assert result.returncode == 0
     assert "第1077条" in result.stdout or "您是想问" in result.stdout
+
+
+def test_forged_and_replayed_feedback_changes_nothing(harness: Harness, engine, faq_store):
+    replies = harness.say("sam", "离婚冷静期是多少天")
+    if replies[0].text.startswith("您是想问"):
+        replies = harness.press("sam", "冷静期", replies)
+    shown = next(b.payload for r in replies for b in r.buttons if b.label == "👍 有帮助")
+    verdict, question, entry_id = shown.split(":")[1:]
+    other = next(e.id for e in faq_store.kb.entries if e.id != entry_id)
+    forged = [
+        f"fb:y:{question}:{other}",  # an answer this question was not given
+        f"fb:y:0:{other}",  # "browsed" an answer never shown
+        "fb:y:999999:" + entry_id,  # somebody else's (or no) question
+    ]
+    for payload in forged:
+        press = Incoming(channel="console", user_id="sam", kind="button", payload=payload)
+        assert "失效" in texts(harness.services.dispatcher.handle(press)), payload
+    for _ in range(3):  # the real button, pressed again and again
+        press = Incoming(channel="console", user_id="sam", kind="button", payload=shown)
+        harness.services.dispatcher.handle(press)
+    mallory = Incoming(channel="console", user_id="mallory", kind="button", payload=shown)
+    assert "失效" in texts(harness.services.dispatcher.handle(mallory))
+    with Session(engine) as session:
+        kinds = [e.kind for e in session.exec(select(LedgerEvent))]
+        rows = session.exec(select(FaqQuestion)).all()
+    assert kinds.count("feedback_helpful") == 1 and "feedback_unhelpful" not in kinds
+    assert len(rows) == 1
+
+
+def test_feedback_on_a_browsed_answer_counts_once(harness: Harness, engine, faq_store):
+    entry = faq_store.kb.entries[0]
+    viewed = harness.services.dispatcher.handle(
+        Incoming(channel="console", user_id="bea", kind="button", payload=f"faq:0:{entry.id}")
+    )
+    for _ in range(2):
+        harness.press("bea", "没帮助", viewed)
+    with Session(engine) as session:
+        kinds = [e.kind for e in session.exec(select(LedgerEvent))]
+    assert kinds.count("feedback_unhelpful") == 1
