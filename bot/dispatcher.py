@@ -20,7 +20,7 @@ from bot.ledger import Kind
 from bot.messages import MAX_INPUT_CHARS, Button, Incoming, Reply, as_replies
 from bot.models import ConversationState, User
 from bot.parsing import ascii_int
-from bot.payload import PayloadError, prefix_of
+from bot.payload import Browse, FaqPick, Feedback, Help, MainMenu, PayloadError, prefix_of
 from bot.routing import Command, Context, Handler, Router
 from bot.runtime.inbox import LeaseLost
 from bot.services import users
@@ -33,6 +33,7 @@ BeforeCommit = Callable[[Session, User, list[Reply]], None]
 class NotRecorded(Exception):
     """Neither the message nor its failure could be written (the database is unavailable)."""
 
+
 TEXT_EMPTY = "没有收到内容哦。请直接输入您想问的法律问题，或发送 /help 查看使用方法。"
 TEXT_TOO_LONG = "您的消息有 {n} 字，超过了 {limit} 字的上限。请精简后再发，或分几条发送。"
 TEXT_UNKNOWN_COMMAND = "没有“/{name}”这个命令。发送 /help 查看可用的命令。"
@@ -40,6 +41,9 @@ TEXT_NOT_ALLOWED = "抱歉，“/{name}”只有{roles}可以使用。"
 TEXT_STALE_BUTTON = "这个按钮已经失效了，请重新选择。"
 TEXT_NON_TEXT = "暂时只能看懂文字消息。请用文字描述您的问题，或发送 /help 查看使用方法。"
 TEXT_ERROR = "抱歉，系统刚才出了点问题，您的消息已记录。请稍后再试，或发送 /help。"
+TEXT_PRIVATE_ONLY = (
+    "为了保护个人信息，咨询、案件和工作人员功能不在群里使用。请点我的头像，私聊“普法助手”继续。"
+)
 TEXT_NOT_SAVED = "抱歉，系统正忙，您的消息没能保存下来。请过一会儿再发一次。"
 
 ROLE_LABELS = {"staff": "工作人员", "adviser": "法律顾问", "admin": "管理员"}
@@ -201,6 +205,8 @@ class Dispatcher:
             user.offered_buttons = [{"label": b.label, "payload": b.payload} for b in offered]
 
     def _route(self, incoming: Incoming, ctx: Context):
+        if incoming.in_group and not public_in_groups(incoming):
+            return TEXT_PRIVATE_ONLY
         text = incoming.text.strip()
         if incoming.kind == "text":
             if not text:
@@ -211,7 +217,7 @@ class Dispatcher:
             return self._route_button(incoming, ctx)
         if incoming.is_command:
             return self._route_command(incoming, ctx)
-        if ctx.state is not None and ctx.state.flow in self.flows:
+        if ctx.state is not None and ctx.state.flow in self.flows and not incoming.in_group:
             return self.flows[ctx.state.flow](incoming, ctx)
         if incoming.kind == "event":
             return self.event_handler(incoming, ctx) if self.event_handler else None
@@ -250,6 +256,23 @@ class Dispatcher:
             labels = "、".join(ROLE_LABELS[r] for r in sorted(command.roles) if r in ROLE_LABELS)
             return TEXT_NOT_ALLOWED.format(name=command.name, roles=labels)
         return command.handler(incoming, ctx)
+
+
+# In a group chat everyone reads the replies: only these features answer there (general
+# legal information); consultations, cases, subscriptions and staff tools ask for a private
+# chat, so no phone number, case or description is ever shown to a group.
+PUBLIC_COMMANDS = frozenset({"start", "help", "article"})
+PUBLIC_BUTTONS = frozenset(
+    {MainMenu.prefix, Help.prefix, Browse.prefix, FaqPick.prefix, Feedback.prefix}
+)
+
+
+def public_in_groups(incoming: Incoming) -> bool:
+    if incoming.kind == "button":
+        return prefix_of(incoming.payload) in PUBLIC_BUTTONS
+    if incoming.is_command:
+        return incoming.command()[0] in PUBLIC_COMMANDS
+    return incoming.kind == "text"  # a question (an open dialogue is not continued there)
 
 
 MAX_USER_ID_CHARS = 128  # the users table's column

@@ -85,7 +85,8 @@ class Incoming:
     """One thing a user did: a message, a button press, media or a platform event.
 
     `digit_buttons` is set by channels that show buttons as numbered options (console,
-    WeChat): a bare number then presses the matching button offered last.
+    WeChat): a bare number then presses the matching button offered last. `in_group` marks
+    a message in a group chat: only public features answer there (bot.dispatcher).
     """
 
     channel: str
@@ -97,6 +98,7 @@ class Incoming:
     message_id: str | None = None
     media_ref: str | None = None
     digit_buttons: bool = False
+    in_group: bool = False  # said in a group chat, where others read the replies
     meta: dict = field(default_factory=dict)
 
     @property

@@ -34,7 +34,7 @@ from bot.channels.telegram_format import (
 from bot.config import ConfigError, Settings
 from bot.ledger import Kind
 from bot.messages import Attachment, Button, Reply
-from bot.models import LedgerEvent, User
+from bot.models import ConversationState, LedgerEvent, User
 from bot.routing import Router
 from bot.runtime import inbox
 from bot.runtime.delivery import DeliveryWorker
@@ -609,3 +609,35 @@ async def test_an_unreachable_bot_api_is_one_clear_error(tg_services):
     channel.start_attempts = 2
     with pytest.raises(ConfigError, match="无法连接 Telegram Bot API"):
         await channel.start()
+
+
+# --- groups ---------------------------------------------------------------------------------------
+GROUP = -100777
+
+
+async def test_in_a_group_only_what_is_meant_for_the_bot_is_answered(channel, fake, tg_services):
+    await feed(channel, fake.text_update(GROUP, "大家周末去哪里玩", from_id=501))
+    await feed(channel, fake.text_update(GROUP, "房东不退押金怎么办", from_id=501))
+    assert fake.messages_to(GROUP) == []  # members talking among themselves
+    await feed(channel, fake.text_update(GROUP, "@pufa_test_bot 房东不退押金怎么办", from_id=501))
+    (answer, *_) = fake.messages_to(GROUP)
+    assert "押金" in answer.text and "@pufa_test_bot" not in answer.text
+    assert ledger_count(tg_services.engine, Kind.IN_TEXT) == 1  # the chatter was not counted
+
+
+async def test_cases_are_never_shown_in_a_group(channel, fake, tg_services):
+    """An admin's /case and a resident's /mycases in a group: no phone, no description."""
+    private = 502
+    await feed(channel, fake.text_update(private, "/consult"))
+    for command in ("/mycases", "/consult", "/cases", "/case ZS-2026-0001", "/roles", "/notice"):
+        await feed(channel, fake.text_update(GROUP, command, from_id=1000))  # the admin
+        await feed(channel, fake.text_update(GROUP, command, from_id=private))
+    replies = [m.text for m in fake.messages_to(GROUP)]
+    assert len(replies) == 12
+    assert all("私聊" in text for text in replies), replies
+    # the resident's open consultation dialogue is not continued from the group
+    await feed(channel, fake.text_update(GROUP, "@pufa_test_bot 我家的电话是13800138000", from_id=private))
+    assert "13800138000" not in fake.messages_to(GROUP)[-1].text
+    with Session(tg_services.engine) as session:
+        state = session.exec(select(ConversationState)).all()
+    assert state and all("13800138000" not in str(s.data) for s in state)

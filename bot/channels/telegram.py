@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hmac
 import json
@@ -222,6 +223,32 @@ def user_key(update: dict) -> str:
             if isinstance(person, dict) and person.get("id") is not None:
                 return str(person["id"])[:64]
     return f"update:{update.get('update_id')}"
+
+
+def _is_group(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type in ("group", "supergroup")
+
+
+def addressed_in_group(incoming, update: Update, username: str | None, bot_id: int):
+    """In a group the bot answers only what is meant for it: a command, a press of its
+    button, a message that mentions @bot or replies to one of its messages (the mention is
+    dropped from the question). Anything else is the members talking among themselves."""
+    mention = f"@{username}" if username else None
+    text = incoming.text
+    message = update.effective_message
+    replied = message.reply_to_message if message is not None else None
+    addressed = (
+        incoming.kind == "button"
+        or incoming.is_command
+        or (mention is not None and mention.lower() in text.lower())
+        or (replied is not None and replied.from_user is not None and replied.from_user.id == bot_id)
+    )
+    if not addressed:
+        return None
+    if mention and not incoming.is_command:
+        text = re.sub(re.escape(mention), "", text, flags=re.IGNORECASE).strip()
+    return dataclasses.replace(incoming, text=text, in_group=True)
 
 
 def _for_another_bot(incoming, username: str) -> bool:
@@ -493,6 +520,8 @@ class TelegramChannel:
         incoming = incoming_from_update(update)
         if _for_another_bot(incoming, self.bot.username):
             incoming = None
+        if incoming is not None and _is_group(update):
+            incoming = addressed_in_group(incoming, update, self.bot.username, self.bot.id)
         if incoming is None:
             await asyncio.to_thread(self._finish_silently, row.id, owner)
             return
