@@ -7,7 +7,10 @@ are printed before the next prompt.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import Session
@@ -15,8 +18,24 @@ from sqlmodel import Session
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming, Reply
 from bot.services import outbox, users
+from bot.services.export import export_dir
 
 CHANNEL = "console"
+log = logging.getLogger(__name__)
+
+
+def save_attachment(reply: Reply, folder: Path) -> Reply:
+    """A reply whose in-memory file (a chart) is written to `folder`, so a console user
+    can open it; the reply then names the file by its path."""
+    attachment = reply.attachment
+    if attachment is None or attachment.path is not None or attachment.data is None:
+        return reply
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(attachment.filename).name
+    path.write_bytes(attachment.data)
+    log.info("console: saved %s", path)
+    saved = dataclasses.replace(attachment, data=None, path=str(path.resolve()))
+    return dataclasses.replace(reply, attachment=saved)
 
 
 def render(reply: Reply) -> str:
@@ -81,8 +100,8 @@ class ConsoleChannel:
             self._print(self.deliver_queued(), stdout)
         return 0
 
-    @staticmethod
-    def _print(replies: list[Reply], stdout: TextIO) -> None:
+    def _print(self, replies: list[Reply], stdout: TextIO) -> None:
+        folder = export_dir(self.dispatcher.settings.database_url) / "console"
         for reply in replies:
-            stdout.write(render(reply) + "\n\n")
+            stdout.write(render(save_attachment(reply, folder)) + "\n\n")
         stdout.flush()
