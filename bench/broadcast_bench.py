@@ -38,10 +38,10 @@ from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session, func, select  # noqa: E402
 
 from bot import db  # noqa: E402
-from bot.delivery import DEFAULT_MAX_IN_FLIGHT  # noqa: E402
 from bot.models import OutboxMessage, Subscriber, User  # noqa: E402
+from bot.runtime.delivery import DEFAULT_MAX_IN_FLIGHT  # noqa: E402
 from bot.services import publicity  # noqa: E402
-from tests.fake_telegram import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
+from bot.testing.fake_telegram import DEFAULT_TOKEN, FakeBotAPI  # noqa: E402
 
 FIRST_CHAT = 500_000
 AUTHOR_CHAT = 42
@@ -66,7 +66,7 @@ class StampingSender:
 async def work(args: argparse.Namespace) -> None:
     from bot.channels.telegram import TelegramSender, build_application
     from bot.config import Settings
-    from bot.delivery import DeliveryWorker
+    from bot.runtime.delivery import DeliveryWorker
 
     settings = Settings(
         database_url=args.database,

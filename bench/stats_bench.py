@@ -62,7 +62,7 @@ def generate_rows(count: int, seed: int = 1) -> Iterator[tuple]:
         user = rng.randrange(1, USERS + 1)
         topical = kind.startswith(("faq_", "feedback_", "consult_", "notice_", "subscribe"))
         book = rng.choice(BOOKS) if kind in ("faq_answered", "faq_view") else None
-        ref = rng.choice(("notice:1", "notice:2", "consult:9")) if kind == "out_push" else None
+        ref = rng.choice(("push:1", "push:2", "case:ZS-2026-0009")) if kind == "out_push" else None
         value = round(rng.uniform(0.1, 96), 2) if kind == "consult_answered" else None
         yield (
             at,

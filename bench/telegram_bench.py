@@ -43,8 +43,8 @@ from bot.channels.telegram import DEFAULT_CONCURRENCY, TelegramChannel  # noqa: 
 from bot.config import Settings  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
 from bot.models import LedgerEvent  # noqa: E402
+from bot.testing.fake_telegram import RemoteFakeBotAPI  # noqa: E402
 from faq.store import FaqStore  # noqa: E402
-from tests.fake_telegram import RemoteFakeBotAPI  # noqa: E402
 
 DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,33 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Apply migrations up to `revision` (idempotent). Features branch from the foundation
-    revision, so the default target is every head."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (idempotent): one linear chain."""
+    config = alembic_config(engine)
+    _join_former_heads(engine, ScriptDirectory.from_config(config))
+    command.upgrade(config, revision)
+
+
+def _join_former_heads(engine: Engine, scripts: ScriptDirectory) -> None:
+    """Databases migrated while 0002, 0003 and 0004 were three heads branching from 0001
+    record several versions. On the linear chain those are ancestors of the newest one,
+    which alone stands for them (Alembic refuses overlapping versions)."""
+    if not inspect(engine).has_table("alembic_version"):
+        return
+    with engine.begin() as connection:
+        stored = set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        if len(stored) < 2:
+            return
+        chain = [r.revision for r in reversed(list(scripts.walk_revisions()))]
+        newest = max(stored, key=chain.index)
+        expected = set(chain[chain.index("0002") : chain.index(newest) + 1])
+        if stored != expected:
+            raise RuntimeError(f"database records migrations {sorted(stored)}: not a state "
+                               "any released version left; upgrade it by hand")
+        connection.execute(
+            text("DELETE FROM alembic_version WHERE version_num <> :newest"), {"newest": newest}
+        )
+        log.info("migrations %s are now one chain: recorded as %s", sorted(stored), newest)
 
 
 def current_revision(engine: Engine) -> str | None:

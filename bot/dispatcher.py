@@ -16,8 +16,10 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind
 from bot.messages import MAX_INPUT_CHARS, Button, Incoming, Reply, as_replies
 from bot.models import ConversationState, User
+from bot.payload import PayloadError, prefix_of
 from bot.routing import Command, Context, Handler, Router
 from bot.services import users
 
@@ -106,7 +108,7 @@ class Dispatcher:
         replies = as_replies(self._route(incoming, ctx))
         self._remember_buttons(user, replies)
         for _ in replies:
-            ledger.record(session, ledger.OUT_REPLY, channel=incoming.channel, user=user)
+            ledger.record(session, Kind.OUT_REPLY, channel=incoming.channel, user=user)
         return replies
 
     def _handle_failure(self, incoming: Incoming) -> list[Reply]:
@@ -116,10 +118,10 @@ class Dispatcher:
             with Session(self.engine) as session:
                 user = users.get_or_create(session, incoming.channel, incoming.user_id)
                 ledger.record(session, inbound_kind(incoming), channel=incoming.channel, user=user)
-                ledger.record(session, ledger.OUT_REPLY, channel=incoming.channel, user=user)
+                ledger.record(session, Kind.OUT_REPLY, channel=incoming.channel, user=user)
                 ledger.record(
                     session,
-                    "error",
+                    Kind.ERROR,
                     channel=incoming.channel,
                     user=user,
                     ref=(incoming.text or incoming.payload or incoming.kind)[:64],
@@ -184,12 +186,14 @@ class Dispatcher:
         return self.text_handler(incoming, ctx)
 
     def _route_button(self, incoming: Incoming, ctx: Context):
-        prefix = (incoming.payload or "").split(":", 1)[0]
-        handler = self.buttons.get(prefix)
-        if handler is None:
-            log.info("stale button %r from %s", incoming.payload, ctx.user.ref)
-            return Reply(TEXT_STALE_BUTTON, self.menu)
-        return handler(incoming, ctx)
+        handler = self.buttons.get(prefix_of(incoming.payload))
+        if handler is not None:
+            try:
+                return handler(incoming, ctx)
+            except PayloadError:
+                pass
+        log.info("stale button %r from %s", incoming.payload, ctx.user.ref)
+        return Reply(TEXT_STALE_BUTTON, self.menu)
 
     def _route_command(self, incoming: Incoming, ctx: Context):
         name, _ = incoming.command()
@@ -202,7 +206,7 @@ class Dispatcher:
     def _run_command(command: Command, incoming: Incoming, ctx: Context):
         if command.roles is not None and ctx.user.role not in command.roles:
             log.warning("%s (%s) refused /%s", ctx.user.ref, ctx.user.role, command.name)
-            ctx.count("refused", ref=command.name)
+            ctx.count(Kind.REFUSED, ref=command.name)
             labels = "、".join(ROLE_LABELS[r] for r in sorted(command.roles) if r in ROLE_LABELS)
             return TEXT_NOT_ALLOWED.format(name=command.name, roles=labels)
         return command.handler(incoming, ctx)
@@ -210,12 +214,12 @@ class Dispatcher:
 
 def inbound_kind(incoming: Incoming) -> str:
     if incoming.kind == "button":
-        return ledger.IN_BUTTON
+        return Kind.IN_BUTTON
     if incoming.kind == "event":
-        return ledger.IN_EVENT
+        return Kind.IN_EVENT
     if incoming.kind != "text":
-        return ledger.IN_MEDIA
-    return ledger.IN_COMMAND if incoming.is_command else ledger.IN_TEXT
+        return Kind.IN_MEDIA
+    return Kind.IN_COMMAND if incoming.is_command else Kind.IN_TEXT
 
 
 def include_all(dispatcher: Dispatcher, routers: Iterable[Router]) -> Dispatcher:

@@ -7,11 +7,51 @@ hold small structured data (conversation state, offered buttons, queued replies)
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.timeutil import utcnow
+
+
+class MatchStatus(StrEnum):
+    """What the civil-code matcher made of a question (faq.MatchResult.status)."""
+
+    ANSWERED = "answered"
+    SUGGEST = "suggest"
+    NONE = "none"
+    OUT_OF_SCOPE = "out_of_scope"
+    CHITCHAT = "chitchat"
+
+
+class OutboxStatus(StrEnum):
+    """pending → sending → sent | unreachable | failed | in_doubt (bot.runtime.outbox)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class PushStatus(StrEnum):
+    QUEUED = "queued"
+    DONE = "done"
+
+
+class ScheduleStatus(StrEnum):
+    ACTIVE = "active"
+    DONE = "done"
+    CANCELLED = "cancelled"
 
 
 class User(SQLModel, table=True):
@@ -80,7 +120,7 @@ class FaqQuestion(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="users.id")
     channel: str = Field(max_length=16)
     question: str = Field(max_length=2000)
-    status: str = Field(max_length=16, index=True)  # answered|suggest|none|out_of_scope|chitchat
+    status: str = Field(max_length=16, index=True)  # MatchStatus
     entry_id: str | None = Field(default=None, max_length=64)
     feedback: str | None = Field(default=None, max_length=16)  # helpful|unhelpful
     reviewed: bool = Field(default=False)
@@ -106,7 +146,7 @@ class OutboxMessage(SQLModel, table=True):
     source: str = Field(max_length=64)
     dedup_key: str = Field(max_length=160)
     reply: dict = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="pending", max_length=16)  # pending|sent|failed|unreachable
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = 0
     not_before: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
@@ -141,7 +181,7 @@ class Case(SQLModel, table=True):
     description: str = Field(max_length=2000)
     photos: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     phone: str | None = Field(default=None, max_length=20)
-    status: str = Field(default="new", max_length=16)  # new|claimed|answered|closed
+    status: str = Field(default=CaseStatus.NEW, max_length=16)
     adviser_id: int | None = Field(default=None, foreign_key="users.id")
     awaiting_info: bool = Field(default=False)
     rating: int | None = None
@@ -233,7 +273,7 @@ class Schedule(SQLModel, table=True):
     day_of_month: int | None = None
     next_run_at: datetime | None = None
     last_run_at: datetime | None = None
-    status: str = Field(default="active", max_length=16)  # active|done|cancelled
+    status: str = Field(default=ScheduleStatus.ACTIVE, max_length=16)
 
 
 class Push(SQLModel, table=True):
@@ -253,7 +293,7 @@ class Push(SQLModel, table=True):
     schedule_id: int | None = Field(default=None, foreign_key="schedules.id")
     run_key: str = Field(max_length=64)
     due_at: datetime
-    status: str = Field(default="queued", max_length=16)  # queued|done
+    status: str = Field(default=PushStatus.QUEUED, max_length=16)
     recipients: int = 0
     excluded: int = 0
     first_outbox_id: int | None = None

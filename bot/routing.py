@@ -16,8 +16,11 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind
 from bot.messages import Incoming, Reply
-from bot.models import ConversationState, OutboxMessage, User
+from bot.models import ConversationState, User
+from bot.payload import Payload
+from bot.runtime import outbox
 from bot.timeutil import utcnow
 
 Handler = Callable[[Incoming, "Context"], Any]
@@ -69,22 +72,15 @@ class Context:
             self.state = None
 
     # --- ledger and messages to other users ------------------------------------------
-    def count(self, kind: str, **fields: Any) -> None:
+    def count(self, kind: Kind, **fields: Any) -> None:
         ledger.record(self.session, kind, channel=self.channel, user=self.user, **fields)
 
     def send_to(self, recipient: User, reply: Reply, *, source: str, key: str | None = None):
-        """Queue `reply` for another user in the outbox, in this transaction."""
+        """Queue `reply` for another user in the outbox, in this transaction (through the
+        one outbox writer: a second message with the same source and key is dropped)."""
         self.session.flush()
         dedup = f"{source}:{key or utcnow().isoformat()}:{recipient.id}"
-        message = OutboxMessage(
-            user_id=recipient.id,
-            channel=recipient.channel,
-            source=source[:64],
-            dedup_key=dedup[:160],
-            reply=reply.to_dict(),
-        )
-        self.session.add(message)
-        return message
+        return outbox.enqueue(self.session, recipient, reply, source=source, dedup_key=dedup)
 
 
 @dataclass(frozen=True)
@@ -126,11 +122,14 @@ class Router:
 
         return register
 
-    def button(self, prefix: str) -> Callable[[Handler], Handler]:
-        """Register the handler for button payloads 'prefix' and 'prefix:...'."""
+    def button(self, payload: type[Payload]) -> Callable[[Handler], Handler]:
+        """Register the handler for the buttons of `payload` ('prefix' and 'prefix:...').
+
+        The handler unpacks `incoming.payload` itself; a PayloadError it lets through is
+        answered by the dispatcher as a stale button."""
 
         def register(handler: Handler) -> Handler:
-            self.buttons[prefix] = handler
+            self.buttons[payload.prefix] = handler
             return handler
 
         return register
@@ -143,6 +142,10 @@ class Router:
             return handler
 
         return register
+
+    def add_flow(self, flow) -> None:
+        """Register a bot.flows.Flow: its runner takes messages while a user is in it."""
+        self.flows[flow.name] = flow.message_handler()
 
     def text(self) -> Callable[[Handler], Handler]:
         """Register the handler for free text nobody else claimed (one in the app)."""

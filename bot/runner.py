@@ -10,7 +10,7 @@ import signal
 
 from bot.app import Services, build
 from bot.config import Settings
-from bot.delivery import DeliveryWorker
+from bot.runtime.delivery import DeliveryWorker
 from bot.scheduler import PublicityScheduler
 
 log = logging.getLogger(__name__)

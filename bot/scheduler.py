@@ -10,7 +10,7 @@ mirrors them. At start:
   4. a sync job re-reads the rows every SYNC_SECONDS (rows changed by the CLI or another
      process; handlers nudge it right after their commit) and closes finished pushes;
   5. the consultation daily digest runs at PUFA_DIGEST_TIME if
-     bot.services.consultations.send_daily_digest exists.
+     bot.services.cases.send_daily_digest exists.
 Jobs let the row decide: APScheduler's own misfire handling is off (misfire_grace_time
 None, coalesce), and firing applies our policy with `clock()` — injectable for tests.
 All database work runs in worker threads, one at a time (an asyncio lock).
@@ -33,8 +33,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.delivery import complete_pushes
-from bot.models import Schedule
+from bot.models import Schedule, ScheduleStatus
+from bot.runtime.delivery import complete_pushes
 from bot.services import schedules
 from bot.timeutil import as_utc, utcnow
 
@@ -182,7 +182,7 @@ class PublicityScheduler:
         with Session(self.engine) as session:
             rows = session.exec(
                 select(Schedule.id, Schedule.next_run_at).where(
-                    Schedule.status == "active", Schedule.next_run_at.is_not(None)
+                    Schedule.status == ScheduleStatus.ACTIVE, Schedule.next_run_at.is_not(None)
                 )
             )
             return {schedule_id: as_utc(run_at) for schedule_id, run_at in rows}
@@ -192,7 +192,7 @@ class PublicityScheduler:
         digest = _digest_function()
         if digest is None:
             log.info(
-                "consultation digest not scheduled: bot.services.consultations."
+                "consultation digest not scheduled: bot.services.cases."
                 "send_daily_digest is not available"
             )
             return
@@ -219,7 +219,7 @@ class PublicityScheduler:
 
 def _digest_function():
     try:
-        from bot.services import consultations
+        from bot.services import cases
     except ImportError:
         return None
-    return getattr(consultations, "send_daily_digest", None)
+    return getattr(cases, "send_daily_digest", None)

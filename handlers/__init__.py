@@ -9,14 +9,16 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, adviser, consult, faq, publicity, start, stats
+    from handlers import admin, faq, publicity, start, stats
+    from handlers.cases import intake, mine, queue
 
     return [
         start.router,
         faq.router,
         admin.router,
         stats.router,
-        consult.router,
-        adviser.router,
+        intake.router,
+        mine.router,
+        queue.router,
         publicity.router,
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.ledger import Kind
 from bot.messages import Incoming
 from bot.routing import ADMIN_ROLES, Context, Router
 from bot.services import users
@@ -39,7 +40,7 @@ def grant(incoming: Incoming, ctx: Context) -> str:
     if ref in ctx.settings.admins:
         return f"{ref} 是配置中的管理员，角色由 PUFA_ADMINS 决定。"
     user = users.set_role(ctx.session, ref, role)
-    ctx.count("role_granted", ref=f"{ref}:{role}")
+    ctx.count(Kind.ROLE_GRANTED, ref=f"{ref}:{role}")
     log.info("%s granted %s to %s", ctx.user.ref, role, ref)
     return f"已将 {user.ref} 设为{ROLE_NAMES[role]}。"
 
@@ -54,7 +55,7 @@ def revoke(incoming: Incoming, ctx: Context) -> str:
         return f"{parts[0]} 没有可撤销的角色。"
     previous = user.role
     user.role = "resident"
-    ctx.count("role_revoked", ref=f"{user.ref}:{previous}")
+    ctx.count(Kind.ROLE_REVOKED, ref=f"{user.ref}:{previous}")
     log.info("%s revoked %s from %s", ctx.user.ref, previous, user.ref)
     return f"已撤销 {user.ref} 的{ROLE_NAMES[previous]}角色。"
 

@@ -15,8 +15,11 @@ import os
 from sqlalchemy import event
 
 from bot import observances
+from bot.flows import Flow, Step
+from bot.ledger import Kind, schedule_ref
 from bot.messages import Attachment, Button, Incoming, Reply
-from bot.models import Notice, Schedule
+from bot.models import Notice, Schedule, ScheduleStatus
+from bot.payload import CampaignButton, NoticeButton, ScheduleButton, SubscriptionButton
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services import publicity, schedules
 from bot.services.publicity import Audience
@@ -27,9 +30,10 @@ router = Router("publicity")
 NOTICE_FLOW = "notice"
 EDIT_FLOW = "schedule_edit"
 CANCEL_WORDS = ("取消", "/cancel", "cancel")
-CANCEL_BUTTON = Button("取消", "nt:cancel")
-SUBSCRIBE_BUTTON = Button("📬 订阅普法信息", "sub:on")
+CANCEL_BUTTON = Button("取消", NoticeButton("cancel").pack())
+SUBSCRIBE_BUTTON = Button("📬 订阅普法信息", SubscriptionButton("on").pack())
 STAFF_ONLY = "这个操作只有工作人员可以使用。"
+REVOKED = "您已不是工作人员，操作已取消，没有发送或修改任何内容。"
 STALE = "这个操作已经失效了，请重新发送 /{command}。"
 MAX_LISTED = 8
 
@@ -68,10 +72,10 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
         f"每日一条民法典：{'已开启' if daily else '未开启'}",
     ]
     buttons = (
-        Button("🏷 选择主题", "sub:topics"),
-        Button("🏘 选择社区", "sub:comm"),
-        Button("📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典", "sub:daily"),
-        Button("退订", "sub:off"),
+        Button("🏷 选择主题", SubscriptionButton("topics").pack()),
+        Button("🏘 选择社区", SubscriptionButton("comm").pack()),
+        Button("📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典", SubscriptionButton("daily").pack()),
+        Button("退订", SubscriptionButton("off").pack()),
     )
     return Reply("\n".join(lines), buttons)
 
@@ -79,24 +83,24 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
 def _topics_reply(ctx: Context, head: str = "点按主题开关（✅ 为已订阅）：") -> Reply:
     chosen = set(publicity.user_topics(ctx.session, ctx.user))
     buttons = tuple(
-        Button(f"{'✅' if topic in chosen else '⬜'} {topic}", f"sub:t:{index}")
+        Button(f"{'✅' if topic in chosen else '⬜'} {topic}", SubscriptionButton("t", index).pack())
         for index, topic in enumerate(ctx.settings.subscription_topics)
     )
-    return Reply(head, (*buttons, Button("完成", "sub:show")))
+    return Reply(head, (*buttons, Button("完成", SubscriptionButton("show").pack())))
 
 
 def _communities_reply(ctx: Context) -> Reply:
     buttons = tuple(
-        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", f"sub:c:{index}")
+        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", SubscriptionButton("c", index).pack())
         for index, name in enumerate(ctx.settings.communities)
     )
-    return Reply("请选择您所在的社区：", (*buttons, Button("返回", "sub:show")))
+    return Reply("请选择您所在的社区：", (*buttons, Button("返回", SubscriptionButton("show").pack())))
 
 
-@router.button("sub")
+@router.button(SubscriptionButton)
 def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
-    parts = (incoming.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = SubscriptionButton.unpack(incoming.payload)
+    action = button.action or ""
     if action == "off":
         return unsubscribe_command(incoming, ctx)
     if action in ("", "on"):
@@ -114,7 +118,7 @@ def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
         return _subscription_reply(
             ctx, "已开启每日一条民法典。" if on else "已关闭每日一条民法典。"
         )
-    index = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else -1
+    index = button.index if button.index is not None else -1
     if action == "t" and 0 <= index < len(ctx.settings.subscription_topics):
         topic = ctx.settings.subscription_topics[index]
         on = publicity.toggle_topic(ctx.session, ctx.user, topic, channel=ctx.channel, now=ctx.now)
@@ -123,24 +127,24 @@ def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
         publicity.set_community(ctx.session, ctx.user, ctx.settings.communities[index], now=ctx.now)
         return _subscription_reply(ctx, f"社区已设为{ctx.user.community}。")
     log.info("stale subscription button %r from %s", incoming.payload, ctx.user.ref)
-    return Reply("这个按钮已经失效了。", (Button("查看订阅设置", "sub:show"),))
+    return Reply("这个按钮已经失效了。", (Button("查看订阅设置", SubscriptionButton("show").pack()),))
 
 
 # --- staff: composing a notice ----------------------------------------------------------------
 def _audience_buttons() -> tuple[Button, ...]:
     return (
-        Button("👥 全部订阅者", "nt:aud:all"),
-        Button("🏷 按主题", "nt:aud:topic"),
-        Button("🏘 按社区", "nt:aud:community"),
+        Button("👥 全部订阅者", NoticeButton("aud", "all").pack()),
+        Button("🏷 按主题", NoticeButton("aud", "topic").pack()),
+        Button("🏘 按社区", NoticeButton("aud", "community").pack()),
         CANCEL_BUTTON,
     )
 
 
 def _preview_buttons() -> tuple[Button, ...]:
     return (
-        Button("🚀 立即发送", "nt:send"),
-        Button("⏰ 定时发送", "nt:when"),
-        Button("✏️ 修改内容", "nt:edit"),
+        Button("🚀 立即发送", NoticeButton("send").pack()),
+        Button("⏰ 定时发送", NoticeButton("when").pack()),
+        Button("✏️ 修改内容", NoticeButton("edit").pack()),
         CANCEL_BUTTON,
     )
 
@@ -159,23 +163,46 @@ def notice_command(incoming: Incoming, ctx: Context) -> Reply:
     )
 
 
-@router.flow(NOTICE_FLOW)
-def notice_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def _notice_cancel(incoming: Incoming, ctx: Context, action: str | None) -> Reply | None:
     if incoming.kind == "text" and incoming.text.strip().lower() in CANCEL_WORDS:
         ctx.clear_state()
         return Reply("已取消，通知没有发送。")
-    step = ctx.state.step
-    if step == "text":
-        if incoming.kind != "text":
-            return Reply("请先发送通知的文字内容，图片或文件可以在下一步附加。", (CANCEL_BUTTON,))
-        return _take_text(incoming.text, ctx)
-    if step == "audience":
-        if incoming.kind in ("image", "file"):
-            return _take_attachment(incoming, ctx)
-        return Reply("请点选发送对象（或发送“取消”）：", _audience_buttons())
-    if step == "when":
-        return _schedule_draft(incoming.text, ctx)
+    return None
+
+
+def _on_text(incoming: Incoming, ctx: Context, action: str | None) -> Reply | list[Reply]:
+    if incoming.kind != "text":
+        return Reply("请先发送通知的文字内容，图片或文件可以在下一步附加。", (CANCEL_BUTTON,))
+    return _take_text(incoming.text, ctx)
+
+
+def _on_audience(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
+    if incoming.kind in ("image", "file"):
+        return _take_attachment(incoming, ctx)
+    return Reply("请点选发送对象（或发送“取消”）：", _audience_buttons())
+
+
+def _on_preview(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
     return Reply("请点选：立即发送、定时发送、修改内容或取消。", _preview_buttons())
+
+
+def _on_when(incoming: Incoming, ctx: Context, action: str | None) -> Reply:
+    return _schedule_draft(incoming.text, ctx)
+
+
+# text → audience → preview → when; staff only at every step (a revoked role stops it).
+NOTICE = Flow(
+    NOTICE_FLOW,
+    (
+        Step("text", None, _on_text, roles=STAFF_ROLES),
+        Step("audience", None, _on_audience, roles=STAFF_ROLES),
+        Step("preview", None, _on_preview, roles=STAFF_ROLES),
+        Step("when", None, _on_when, roles=STAFF_ROLES),
+    ),
+    refused=REVOKED,
+    intercept=_notice_cancel,
+)
+router.add_flow(NOTICE)
 
 
 def _take_text(text: str, ctx: Context) -> Reply | list[Reply]:
@@ -238,14 +265,14 @@ def _preview(ctx: Context) -> list[Reply]:
     return [publicity.notice_reply(draft), Reply(info, _preview_buttons())]
 
 
-@router.button("nt")
+@router.button(NoticeButton)
 def notice_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
     if ctx.state is None or ctx.state.flow != NOTICE_FLOW:
         return Reply(STALE.format(command="notice"))
-    parts = (incoming.payload or "").split(":")
-    action, argument = parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+    button = NoticeButton.unpack(incoming.payload)
+    action, argument = button.action, button.arg or ""
     data = ctx.state.data
     if action == "cancel":
         ctx.clear_state()
@@ -280,11 +307,11 @@ def _choose_audience(kind: str, ctx: Context) -> Reply | list[Reply]:
         return _set_audience(ctx, "all", None)
     if kind == "topic":
         buttons = tuple(
-            Button(t, f"nt:topic:{i}") for i, t in enumerate(ctx.settings.subscription_topics)
+            Button(t, NoticeButton("topic", str(i)).pack()) for i, t in enumerate(ctx.settings.subscription_topics)
         )
         return Reply("发给订阅哪个主题的居民？", (*buttons, CANCEL_BUTTON))
     if kind == "community":
-        buttons = tuple(Button(c, f"nt:comm:{i}") for i, c in enumerate(ctx.settings.communities))
+        buttons = tuple(Button(c, NoticeButton("comm", str(i)).pack()) for i, c in enumerate(ctx.settings.communities))
         return Reply("发给哪个社区的订阅者？", (*buttons, CANCEL_BUTTON))
     return Reply("请选择发送对象：", _audience_buttons())
 
@@ -335,7 +362,7 @@ def _schedule_draft(text: str, ctx: Context) -> Reply:
         ctx.session, notice=notice, when=when, author=ctx.user, now=ctx.now, zone=zone
     )
     ctx.clear_state()
-    ctx.count("notice_scheduled", topic=notice.topic, ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.NOTICE_SCHEDULED, topic=notice.topic, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     return Reply(
         f"⏰ 已定时：#{schedule.id} {schedules.describe(when, zone)}，发送对象："
@@ -376,38 +403,36 @@ def schedules_command(incoming: Incoming, ctx: Context) -> Reply:
     buttons = []
     for row in rows[:MAX_LISTED]:
         buttons += [
-            Button(f"✏️ 修改 #{row.id}", f"sch:edit:{row.id}"),
-            Button(f"🗑 取消 #{row.id}", f"sch:cancel:{row.id}"),
+            Button(f"✏️ 修改 #{row.id}", ScheduleButton("edit", row.id).pack()),
+            Button(f"🗑 取消 #{row.id}", ScheduleButton("cancel", row.id).pack()),
         ]
     if len(rows) > MAX_LISTED:
         lines.append("（更多的可以用 /schedules cancel 编号 或 /schedules edit 编号）")
     return Reply("\n".join(lines), tuple(buttons))
 
 
-@router.button("sch")
+@router.button(ScheduleButton)
 def schedule_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
-    parts = (incoming.payload or "").split(":")
-    if len(parts) != 3:
-        return Reply(STALE.format(command="schedules"))
-    return _schedule_action(ctx, parts[1], parts[2])
+    button = ScheduleButton.unpack(incoming.payload)
+    return _schedule_action(ctx, button.action, str(button.schedule))
 
 
 def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
     schedule = ctx.session.get(Schedule, int(raw_id)) if raw_id.isdigit() else None
-    if schedule is None or schedule.status != "active":
+    if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
         return Reply(f"没有进行中的定时推送 #{raw_id}。发送 /schedules 查看。")
     if action == "cancel":
         schedules.cancel(ctx.session, schedule)
-        ctx.count("schedule_cancelled", ref=f"schedule:{schedule.id}")
+        ctx.count(Kind.SCHEDULE_CANCELLED, ref=schedule_ref(schedule.id))
         _nudge_scheduler(ctx)
         log.info("%s cancelled schedule %s", ctx.user.ref, schedule.id)
         return Reply(f"已取消定时推送 #{schedule.id}。")
     if action == "edit":
-        buttons = [Button("⏰ 修改时间", f"sch:time:{schedule.id}")]
+        buttons = [Button("⏰ 修改时间", ScheduleButton("time", schedule.id).pack())]
         if schedule.notice_id:
-            buttons.insert(0, Button("✏️ 修改内容", f"sch:text:{schedule.id}"))
+            buttons.insert(0, Button("✏️ 修改内容", ScheduleButton("text", schedule.id).pack()))
         summary = schedules.summary(ctx.session, schedule, ctx.settings.zone)
         return Reply(f"修改 {summary}", tuple(buttons))
     if action == "text" and schedule.notice_id:
@@ -424,8 +449,9 @@ def _schedule_action(ctx: Context, action: str, raw_id: str) -> Reply:
     return Reply(STALE.format(command="schedules"))
 
 
-@router.flow(EDIT_FLOW)
-def schedule_edit_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
+def schedule_edit_message(
+    incoming: Incoming, ctx: Context, action: str | None
+) -> Reply | list[Reply]:
     text = incoming.text.strip()
     if incoming.kind != "text" or not text:
         return Reply("请发送文字（或发送“取消”）。")
@@ -433,12 +459,24 @@ def schedule_edit_flow(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
         ctx.clear_state()
         return Reply("已放弃修改。")
     schedule = ctx.session.get(Schedule, ctx.state.data.get("id", 0))
-    if schedule is None or schedule.status != "active":
+    if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
         ctx.clear_state()
         return Reply("这个定时推送已经结束或被取消了。发送 /schedules 查看。")
     if ctx.state.step == "text":
         return _edit_text(ctx, schedule, text)
     return _edit_when(ctx, schedule, text)
+
+
+# One message: the new text or the new time of a schedule (staff only at every step).
+SCHEDULE_EDIT = Flow(
+    EDIT_FLOW,
+    (
+        Step("text", None, schedule_edit_message, roles=STAFF_ROLES),
+        Step("when", None, schedule_edit_message, roles=STAFF_ROLES),
+    ),
+    refused=REVOKED,
+)
+router.add_flow(SCHEDULE_EDIT)
 
 
 def _edit_text(ctx: Context, schedule: Schedule, text: str) -> Reply | list[Reply]:
@@ -447,7 +485,7 @@ def _edit_text(ctx: Context, schedule: Schedule, text: str) -> Reply | list[Repl
     notice = ctx.session.get(Notice, schedule.notice_id)
     notice.text = text
     ctx.clear_state()
-    ctx.count("schedule_changed", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id))
     return [
         publicity.notice_reply(notice),
         Reply(f"👆 已修改 #{schedule.id} 的内容，以上是居民将收到的样子。"),
@@ -466,7 +504,7 @@ def _edit_when(ctx: Context, schedule: Schedule, text: str) -> Reply:
     except ValueError as exc:
         return Reply(f"{exc}（发送“取消”放弃修改）")
     ctx.clear_state()
-    ctx.count("schedule_changed", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     return Reply(
         f"已修改 #{schedule.id}：{schedules.describe(when, zone)}，下次发送 {_next_run(schedule, ctx)}。"
@@ -498,8 +536,8 @@ def _calendar(ctx: Context) -> Reply:
         f"• {o.name}：{moment.astimezone(zone):%Y-%m-%d}（/campaign {o.key}）"
         for o, moment in observances.upcoming(ctx.now, zone)
     ]
-    buttons = tuple(Button(o.name, f"camp:{o.key}") for o in observances.OBSERVANCES)
-    return Reply("\n".join(lines), (*buttons, Button("📘 每日一条民法典", "camp:daily")))
+    buttons = tuple(Button(o.name, CampaignButton(o.key).pack()) for o in observances.OBSERVANCES)
+    return Reply("\n".join(lines), (*buttons, Button("📘 每日一条民法典", CampaignButton("daily").pack())))
 
 
 def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Reply | list[Reply]:
@@ -509,7 +547,7 @@ def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Repl
     summary = schedules.summary(ctx.session, schedule, ctx.settings.zone)
     if not created:
         return Reply(f"“{observance.name}”已经安排过了：{summary}。可用 /schedules 修改或取消。")
-    ctx.count("notice_scheduled", ref=f"schedule:{schedule.id}")
+    ctx.count(Kind.NOTICE_SCHEDULED, ref=schedule_ref(schedule.id))
     _nudge_scheduler(ctx)
     notice = ctx.session.get(Notice, schedule.notice_id)
     return [
@@ -518,14 +556,14 @@ def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Repl
     ]
 
 
-@router.button("camp")
+@router.button(CampaignButton)
 def campaign_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     if not ctx.is_staff:
         return Reply(STAFF_ONLY)
-    parts = (incoming.payload or "").split(":")
-    key = parts[1] if len(parts) > 1 else ""
-    if key == "daily":
-        return _daily_toggle(ctx, parts[2]) if len(parts) == 3 else _daily_status(ctx)
+    button = CampaignButton.unpack(incoming.payload)
+    key = button.key
+    if key == CampaignButton.DAILY:
+        return _daily_toggle(ctx, button.switch) if button.switch else _daily_status(ctx)
     observance = observances.BY_KEY.get(key)
     if observance is None:
         return Reply(STALE.format(command="campaign"))
@@ -536,12 +574,12 @@ def _daily_status(ctx: Context) -> Reply:
     zone = ctx.settings.zone
     series = schedules.ensure_daily_series(ctx.session, now=ctx.now, zone=zone)
     people = publicity.count_audience(ctx.session, Audience("daily"))[0]
-    if series.status == "active":
+    if series.status == ScheduleStatus.ACTIVE:
         state = f"运行中：每天 {series.at_time} 推送，下次 {_next_run(series, ctx)}"
-        button = Button("⏸ 停止每日一条民法典", "camp:daily:off")
+        button = Button("⏸ 停止每日一条民法典", CampaignButton("daily", "off").pack())
     else:
         state = "已停止"
-        button = Button("▶️ 开启每日一条民法典", "camp:daily:on")
+        button = Button("▶️ 开启每日一条民法典", CampaignButton("daily", "on").pack())
     return Reply(
         f"📘 每日一条民法典（#{series.id}）：{state}。\n"
         f"每天从问答库选一条（一年内不重复）推送给开启了它的订阅者，现有 {people} 人。"
@@ -555,8 +593,8 @@ def _daily_toggle(ctx: Context, action: str) -> Reply:
     series = schedules.ensure_daily_series(
         ctx.session, now=ctx.now, zone=zone, reactivate=action == "on"
     )
-    if action == "off" and series.status == "active":
+    if action == "off" and series.status == ScheduleStatus.ACTIVE:
         schedules.cancel(ctx.session, series)
-        ctx.count("schedule_cancelled", ref=f"schedule:{series.id}")
+        ctx.count(Kind.SCHEDULE_CANCELLED, ref=schedule_ref(series.id))
     _nudge_scheduler(ctx)
     return _daily_status(ctx)

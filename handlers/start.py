@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bot.messages import Button, Incoming, Reply
+from bot.payload import Browse, Consult, Help, MainMenu, SubscriptionButton
 from bot.routing import Context, Router
 
 router = Router("start")
 
 MAIN_MENU = (
-    Button("📖 浏览民法典问答", "browse"),
-    Button("🧑‍⚖️ 咨询法律顾问", "consult"),
-    Button("📬 订阅普法信息", "sub"),
-    Button("❓ 使用帮助", "help"),
+    Button("📖 浏览民法典问答", Browse().pack()),
+    Button("🧑‍⚖️ 咨询法律顾问", Consult().pack()),
+    Button("📬 订阅普法信息", SubscriptionButton().pack()),
+    Button("❓ 使用帮助", Help().pack()),
 )
 
 WELCOME = (
@@ -48,11 +49,11 @@ def help_command(incoming: Incoming, ctx: Context) -> Reply:
     return Reply("\n".join(lines), MAIN_MENU)
 
 
-@router.button("help")
+@router.button(Help)
 def help_button(incoming: Incoming, ctx: Context) -> Reply:
     return help_command(incoming, ctx)
 
 
-@router.button("menu")
+@router.button(MainMenu)
 def menu_button(incoming: Incoming, ctx: Context) -> Reply:
     return main_menu()

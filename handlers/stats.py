@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 
+from bot.flows import Flow, Step
+from bot.ledger import Kind
 from bot.messages import Attachment, Button, Incoming, Reply
+from bot.payload import ActivityButton
 from bot.routing import STAFF_ROLES, Context, Router
 from bot.services import activities, export, periods, stats
 from bot.services.activities import ActivityError
@@ -31,9 +34,9 @@ PROMPTS = {
     "attendance": "请输入参与人数（整数，例如 120）：",
     "notes": "请输入备注（没有可点“跳过”）：",
 }
-BACK = Button("⬅ 返回", "act:back")
-CANCEL = Button("✖ 取消", "act:cancel")
-SKIP = Button("跳过", "act:skip")
+BACK = Button("⬅ 返回", ActivityButton("back").pack())
+CANCEL = Button("✖ 取消", ActivityButton("cancel").pack())
+SKIP = Button("跳过", ActivityButton("skip").pack())
 CANCEL_WORDS = ("取消", "退出", "cancel")
 BACK_WORDS = ("返回", "上一步", "back")
 SAVE_WORDS = ("保存", "确认", "确定", "是")
@@ -102,7 +105,7 @@ def export_command(incoming: Incoming, ctx: Context) -> Reply | str:
     stamp = ctx.now.astimezone(_zone(ctx)).strftime("%Y%m%d-%H%M%S-%f")
     folder = export.export_dir(ctx.settings.database_url)
     path = export.write(figures, fmt, folder / f"pufa-stats-{period.slug}-{stamp}.{fmt}")
-    ctx.count("stats_exported", ref=f"{period.slug}:{fmt}")
+    ctx.count(Kind.STATS_EXPORTED, ref=f"{period.slug}:{fmt}")
     log.info("%s exported %s as %s to %s", ctx.user.ref, period.slug, fmt, path)
     document = Attachment(kind="document", filename=f"普法统计-{period.slug}.{fmt}", path=str(path))
     return Reply(f"{period.label}统计表（{fmt.upper()}）已生成。", attachment=document)
@@ -125,7 +128,7 @@ def activity_command(incoming: Incoming, ctx: Context) -> Reply | str:
     except (ActivityError, PeriodError) as exc:
         log.info("bad /activity from %s: %s", ctx.user.ref, incoming.text[:80])
         return f"{exc}\n\n{ACTIVITY_USAGE}"
-    return Reply(ACTIVITY_USAGE, (Button("➕ 登记新活动", "act:new"),))
+    return Reply(ACTIVITY_USAGE, (Button("➕ 登记新活动", ActivityButton("new").pack()),))
 
 
 def _list(argument: str, ctx: Context) -> str:
@@ -155,7 +158,7 @@ def _edit(argument: str, ctx: Context) -> str:
 
 def _ask_delete(argument: str, ctx: Context) -> Reply:
     activity = activities.get(ctx.session, argument)
-    buttons = (Button("确认删除", f"act:del:{activity.id}"), Button("不删除", "act:keep"))
+    buttons = (Button("确认删除", ActivityButton("del", str(activity.id)).pack()), Button("不删除", ActivityButton("keep").pack()))
     return Reply(f"确定删除这次活动吗？\n{activities.describe(activity)}", buttons)
 
 
@@ -169,17 +172,17 @@ def _prompt(step: str, ctx: Context) -> Reply:
     if step == "confirm":
         data = _draft(ctx.state.data)
         text = f"请核对活动信息：\n{activities.describe_draft(data)}"
-        return Reply(text, (Button("✅ 保存", "act:save"), BACK, CANCEL))
+        return Reply(text, (Button("✅ 保存", ActivityButton("save").pack()), BACK, CANCEL))
     options: tuple[Button, ...] = ()
     if step == "kind":
-        options = tuple(Button(label, f"act:k:{key}") for key, label in activities.KINDS.items())
+        options = tuple(Button(label, ActivityButton("k", key).pack()) for key, label in activities.KINDS.items())
     elif step == "community":
         options = tuple(
-            Button(name[:30], f"act:c:{i}") for i, name in enumerate(ctx.settings.communities)
+            Button(name[:30], ActivityButton("c", str(i)).pack()) for i, name in enumerate(ctx.settings.communities)
         )
     elif step == "topic":
         topics = ctx.settings.subscription_topics
-        options = tuple(Button(name[:30], f"act:t:{i}") for i, name in enumerate(topics))
+        options = tuple(Button(name[:30], ActivityButton("t", str(i)).pack()) for i, name in enumerate(topics))
     if step in OPTIONAL_STEPS:
         options = (*options, SKIP)
     back = (BACK,) if step != "day" else ()
@@ -251,26 +254,34 @@ def _save(ctx: Context) -> Reply | str:
     return f"已登记：{activities.describe(activity)}"
 
 
-@router.flow(FLOW)
-def flow(incoming: Incoming, ctx: Context) -> Reply | str:
-    if not ctx.is_staff:  # the role was revoked mid-flow
-        ctx.clear_state()
-        return "您已不是工作人员，登记已取消。"
+def flow_message(incoming: Incoming, ctx: Context, action: str | None) -> Reply | str:
     if incoming.kind != "text":
         return Reply(f"请用文字回答。\n{PROMPTS.get(ctx.state.step, '')}", (CANCEL,))
     return _answer(incoming.text.strip(), ctx)
 
 
-@router.button("act")
+# One step per field, then confirm; staff only at every step (a revoked role stops it).
+ACTIVITY = Flow(
+    FLOW,
+    tuple(
+        Step(name, lambda ctx, data, name=name: _prompt(name, ctx), flow_message, roles=STAFF_ROLES)
+        for name in STEPS
+    ),
+    refused="您已不是工作人员，登记已取消。",
+)
+router.add_flow(ACTIVITY)
+
+
+@router.button(ActivityButton)
 def activity_button(incoming: Incoming, ctx: Context) -> Reply | str:
     if not ctx.is_staff:
         return "只有工作人员可以登记线下活动。"
-    parts = (incoming.payload or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    button = ActivityButton.unpack(incoming.payload)
+    action = button.action
     if action == "new":
         return _start_flow(ctx)
-    if action == "del" and len(parts) == 3:
-        return _delete(parts[2], ctx)
+    if action == "del" and button.arg is not None:
+        return _delete(button.arg, ctx)
     if action == "keep":
         return "好的，没有删除。"
     in_flow = ctx.state is not None and ctx.state.flow == FLOW
@@ -279,7 +290,7 @@ def activity_button(incoming: Incoming, ctx: Context) -> Reply | str:
     words = {"cancel": "取消", "back": "返回", "save": "保存", "skip": "跳过"}
     if action in words:
         return _answer(words[action], ctx)
-    choice = _choice(action, parts[2] if len(parts) == 3 else "", ctx)
+    choice = _choice(action, button.arg or "", ctx)
     if choice is None:
         return Reply("这个选项已经失效了，请重新选择。", _prompt(ctx.state.step, ctx).buttons)
     return _answer(choice, ctx)

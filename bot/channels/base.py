@@ -4,7 +4,7 @@ A channel owns its platform connection. It translates platform updates into `Inc
 hands them to the dispatcher (in a worker thread: handlers use a synchronous Session) and
 renders the returned replies. For messages that are not answers to the current update
 (adviser replies, notices) it provides a `Sender`, which the delivery worker
-(bot.delivery) drives from the outbox at the channel's rate limit.
+(bot.runtime.delivery) drives from the outbox at the channel's rate limit.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from bot.dispatcher import Dispatcher
 from bot.messages import Incoming, Reply
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.services import users
 from bot.services.export import export_dir
 
 CHANNEL = "console"

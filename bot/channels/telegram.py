@@ -65,6 +65,7 @@ from bot.channels.telegram_format import (
 )
 from bot.config import ConfigError
 from bot.messages import Reply
+from bot.runtime.locks import KeyedLocks
 from bot.services import users
 
 log = logging.getLogger(__name__)
@@ -126,28 +127,6 @@ class TelegramRateLimiter(AIORateLimiter):
             limiter = AsyncLimiter(self._chat_burst, self._chat_burst)
             self._chat_limiters[key] = limiter
         return limiter
-
-
-class KeyedLocks:
-    """One asyncio.Lock per key (waiters served in arrival order), dropped when unused."""
-
-    def __init__(self) -> None:
-        self._locks: dict[object, list] = {}  # key → [lock, number of holders and waiters]
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: object):
-        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class UserOrderedProcessor(BaseUpdateProcessor):

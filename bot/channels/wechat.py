@@ -44,7 +44,6 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import ParseError
 
@@ -69,8 +68,11 @@ from bot.channels.wechat_api import (
 )
 from bot.channels.wechat_crypto import CryptoError, MessageCrypto, signature_ok
 from bot.config import ConfigError
+from bot.ledger import Kind, Source
 from bot.messages import Incoming, Reply
-from bot.services import outbox, users
+from bot.runtime import outbox
+from bot.runtime.locks import KeyedLocks
+from bot.services import users
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ REPLY_DEADLINE = 4.0
 DEDUP_SECONDS = 300
 DEDUP_MAX = 5000
 SHUTDOWN_GRACE = 30.0
-OUTBOX_SOURCE = "wechat_reply"
+OUTBOX_SOURCE = Source.WECHAT_REPLY
 IGNORED_EVENTS = frozenset({"location", "templatesendjobfinish", "masssendjobfinish"})
 
 
@@ -185,7 +187,7 @@ def record_event(engine: Engine, openid: str, event: EventOnly) -> None:
         user = users.get_or_create(session, CHANNEL, openid)
         if event.unreachable:
             user.unreachable = True
-        ledger.record(session, ledger.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
+        ledger.record(session, Kind.IN_EVENT, channel=CHANNEL, user=user, ref=event.event)
         session.commit()
 
 
@@ -271,25 +273,6 @@ class RecentMessages:
         return self._attempts.get(key)
 
 
-class UserLocks:
-    """One lock per resident, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._slots: dict[str, list] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, user: str) -> AsyncIterator[None]:
-        slot = self._slots.setdefault(user, [asyncio.Lock(), 0])
-        slot[1] += 1
-        try:
-            async with slot[0]:
-                yield
-        finally:
-            slot[1] -= 1
-            if slot[1] == 0:
-                del self._slots[user]
-
-
 # --- the webhook -----------------------------------------------------------------------------
 class Webhook:
     """The ASGI app and what it needs to answer one request."""
@@ -306,7 +289,7 @@ class Webhook:
         )
         self.reply_deadline = reply_deadline
         self.recent = RecentMessages()
-        self.locks = UserLocks()
+        self.locks = KeyedLocks()
         self._background: set[asyncio.Task] = set()
         self.app = Starlette(
             routes=[Route(settings.wechat_path, self.endpoint, methods=["GET", "POST"])]

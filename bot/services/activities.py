@@ -19,6 +19,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from bot import ledger
+from bot.ledger import Kind
 from bot.models import Activity, User
 from bot.services.periods import Period, PeriodError, parse_date
 from bot.timeutil import utcnow
@@ -187,7 +188,7 @@ def add(
     )
     session.add(activity)
     session.flush()
-    _record(session, "activity_added", activity, channel, user)
+    _record(session, Kind.ACTIVITY_ADDED, activity, channel, user)
     return activity
 
 
@@ -215,7 +216,7 @@ def update(
         setattr(activity, field, value)
     activity.updated_at = utcnow()
     session.add(activity)
-    _record(session, "activity_updated", activity, channel, user)
+    _record(session, Kind.ACTIVITY_UPDATED, activity, channel, user)
     return activity
 
 
@@ -223,7 +224,7 @@ def delete(
     session: Session, activity_id: int | str, *, channel: str, user: User | None = None
 ) -> Activity:
     activity = get(session, activity_id)
-    _record(session, "activity_deleted", activity, channel, user)
+    _record(session, Kind.ACTIVITY_DELETED, activity, channel, user)
     session.delete(activity)
     return activity
 
@@ -244,7 +245,7 @@ def _id(value: int | str) -> int:
     return int(text)
 
 
-def _record(session: Session, kind: str, activity: Activity, channel: str, user: User | None):
+def _record(session: Session, kind: Kind, activity: Activity, channel: str, user: User | None):
     event = ledger.record(
         session, kind, channel=channel, user=user, topic=activity.topic, ref=str(activity.id)
     )

@@ -14,7 +14,7 @@ Ledger kinds (written in the transaction of the work):
   notice_published — per push, one row per recipient channel: value = recipients on that
       channel, topic = the notice topic, community = the audience community, ref push:<id>.
   push_skipped — (bot.services.schedules) a scheduled push missed beyond the misfire grace.
-  out_push / push_failed / push_unreachable — per delivery (bot.services.outbox).
+  out_push / push_failed / push_unreachable — per delivery (bot.runtime.outbox).
 """
 
 from __future__ import annotations
@@ -27,14 +27,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind, Source
 from bot.messages import Attachment, Reply
-from bot.models import Notice, OutboxMessage, Push, Subscriber, SubscriptionTopic, User
-from bot.services import outbox, users
+from bot.models import (
+    Notice,
+    OutboxMessage,
+    OutboxStatus,
+    Push,
+    PushStatus,
+    Subscriber,
+    SubscriptionTopic,
+    User,
+)
+from bot.runtime import outbox
+from bot.services import users
 from bot.timeutil import as_utc
 from faq.kb import Entry
 
@@ -47,12 +58,12 @@ MAX_NOTICE_CHARS = 2000
 FOOTER = "——\n回复“退订”可取消订阅，发送 /subscribe 可调整订阅。"
 DAILY_DISCLAIMER = "ℹ️ 以上是一般性法律知识，具体问题可直接向本助手提问，或咨询街道法律顾问。"
 NO_REPEAT_WITHIN = timedelta(days=365)
-REPORT_SOURCE = "publicity:report"
+REPORT_SOURCE = Source.REPORT
 STAFF_ROLES = ("staff", "admin")
 
 
 def push_source(push_id: int) -> str:
-    return f"{outbox.PUSH_SOURCE}{push_id}"
+    return Source.push(push_id)
 
 
 # --- audiences -------------------------------------------------------------------------------
@@ -142,7 +153,7 @@ def subscribe(
             session.add(SubscriptionTopic(user_id=user.id, topic=topic))
     row.active = True
     row.updated_at = now
-    ledger.record(session, "subscribe", channel=channel, user=user)
+    ledger.record(session, Kind.SUBSCRIBE, channel=channel, user=user)
     return True
 
 
@@ -153,7 +164,7 @@ def unsubscribe(session: Session, user: User, *, channel: str, now: datetime) ->
         return False
     row.active = False
     row.updated_at = now
-    ledger.record(session, "unsubscribe", channel=channel, user=user)
+    ledger.record(session, Kind.UNSUBSCRIBE, channel=channel, user=user)
     return True
 
 
@@ -167,7 +178,7 @@ def toggle_topic(session: Session, user: User, topic: str, *, channel: str, now:
     _touch(session, user, now)
     ledger.record(
         session,
-        "subscribe" if row is None else "unsubscribe",
+        Kind.SUBSCRIBE if row is None else Kind.UNSUBSCRIBE,
         channel=channel,
         user=user,
         topic=topic,
@@ -179,7 +190,7 @@ def toggle_daily(session: Session, user: User, *, channel: str, now: datetime) -
     """Switch the 每日一条民法典 opt-in; returns True when it is now on."""
     row = _touch(session, user, now)
     row.daily = not row.daily
-    kind = "subscribe" if row.daily else "unsubscribe"
+    kind = Kind.SUBSCRIBE if row.daily else Kind.UNSUBSCRIBE
     ledger.record(session, kind, channel=channel, user=user, topic=DAILY_LEDGER_TOPIC)
     return row.daily
 
@@ -294,21 +305,21 @@ def fan_out(
                 "source": source,
                 "dedup_key": f"{source}:{user_id}",
                 "reply": reply,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
             }
             for user_id, user_channel in people
         ]
-        ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), rows))
+        ids = outbox.fan_out(session, rows)
         push.first_outbox_id, push.last_outbox_id = min(ids), max(ids)
     else:
-        push.status, push.finished_at = "done", now
+        push.status, push.finished_at = PushStatus.DONE, now
     community = notice.audience_value if notice.audience == "community" else None
     per_channel = Counter(user_channel for _, user_channel in people) or Counter({channel: 0})
     for name, count in sorted(per_channel.items()):
         ledger.record(
             session,
-            "notice_published",
+            Kind.NOTICE_PUBLISHED,
             channel=name,
             topic=notice.topic,
             community=community,
@@ -345,15 +356,15 @@ def push_counts(session: Session, push: Push) -> dict[str, int]:
 def complete_pushes(session: Session, now: datetime) -> list[int]:
     """Close every queued push whose rows are all final and queue the author's report."""
     finished = []
-    queued = session.exec(select(Push).where(Push.status == "queued").order_by(Push.id)).all()
+    queued = session.exec(select(Push).where(Push.status == PushStatus.QUEUED).order_by(Push.id)).all()
     for push in queued:
         counts = push_counts(session, push)
-        if counts.get("pending") or counts.get("sending"):
+        if counts.get(OutboxStatus.PENDING) or counts.get(OutboxStatus.SENDING):
             continue
         closed = session.exec(
             update(Push)
-            .where(Push.id == push.id, Push.status == "queued")
-            .values(status="done", finished_at=now)
+            .where(Push.id == push.id, Push.status == PushStatus.QUEUED)
+            .values(status=PushStatus.DONE, finished_at=now)
         )
         if closed.rowcount != 1:
             continue
@@ -380,12 +391,13 @@ def report_text(notice: Notice, push: Push, counts: dict[str, int]) -> str:
     lines = [
         f"📊 送达报告：通知 #{notice.id}「{notice_title(notice)}」",
         f"发送对象：{audience_of(notice).label()}，共 {push.recipients} 人",
-        f"✅ 已送达：{counts.get('sent', 0)}",
-        f"❌ 发送失败：{counts.get('failed', 0)}",
-        f"🚫 无法送达（对方已屏蔽机器人等）：{counts.get('unreachable', 0)}",
+        f"✅ 已送达：{counts.get(OutboxStatus.SENT, 0)}",
+        f"❌ 发送失败：{counts.get(OutboxStatus.FAILED, 0)}",
+        f"🚫 无法送达（对方已屏蔽机器人等）：{counts.get(OutboxStatus.UNREACHABLE, 0)}",
     ]
-    if counts.get("in_doubt"):
-        lines.append(f"❔ 状态不明：{counts['in_doubt']}（发送时系统中断，为避免重复没有再发）")
+    if counts.get(OutboxStatus.IN_DOUBT):
+        doubt = counts[OutboxStatus.IN_DOUBT]
+        lines.append(f"❔ 状态不明：{doubt}（发送时系统中断，为避免重复没有再发）")
     if push.excluded:
         lines.append(f"另有 {push.excluded} 人此前已无法送达，本次没有发送。")
     return "\n".join(lines)

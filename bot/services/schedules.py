@@ -31,10 +31,12 @@ from sqlmodel import Session, select
 
 from bot import ledger
 from bot.config import Settings
+from bot.ledger import Kind, Source, schedule_ref
 from bot.messages import Reply
-from bot.models import Notice, Schedule, User
+from bot.models import Notice, Schedule, ScheduleStatus, User
 from bot.observances import CAMPAIGN_TIME, Observance
-from bot.services import outbox, publicity
+from bot.runtime import outbox
+from bot.services import publicity
 from bot.timeutil import as_utc
 from faq.kb import Entry
 
@@ -49,7 +51,7 @@ WHEN_HELP = (
     "时间的写法：2026-03-15 09:00（一次）、3-15 09:00、明天 09:00、"
     "每天 08:00、每周一 08:00、每月1日 08:00。"
 )
-SKIPPED_SOURCE = "publicity:skipped"
+SKIPPED_SOURCE = Source.SKIPPED
 
 
 # --- when ------------------------------------------------------------------------------------
@@ -244,20 +246,20 @@ def set_when(schedule: Schedule, when: When, now: datetime, zone: ZoneInfo) -> N
     schedule.next_run_at = next_after(when, now, zone)
     if schedule.next_run_at is None:
         raise ValueError(f"{describe(when, zone)} 已经过去了，请给一个将来的时间。")
-    schedule.status = "active"
+    schedule.status = ScheduleStatus.ACTIVE
 
 
 def active(session: Session) -> list[Schedule]:
     statement = (
         select(Schedule)
-        .where(Schedule.status == "active")
+        .where(Schedule.status == ScheduleStatus.ACTIVE)
         .order_by(Schedule.next_run_at, Schedule.id)
     )
     return list(session.exec(statement))
 
 
 def cancel(session: Session, schedule: Schedule) -> None:
-    schedule.status = "cancelled"
+    schedule.status = ScheduleStatus.CANCELLED
     schedule.next_run_at = None
 
 
@@ -300,7 +302,7 @@ def ensure_daily_series(
         return create(
             session, notice=None, when=when, author=None, now=now, zone=zone, series=SERIES_DAILY
         )
-    if (row.status == "active" and at_time) or (row.status != "active" and reactivate):
+    if (row.status == ScheduleStatus.ACTIVE and at_time) or (row.status != ScheduleStatus.ACTIVE and reactivate):
         set_when(row, When("daily", at_time=at_time or row.at_time), now, zone)
     return row
 
@@ -317,7 +319,7 @@ def schedule_campaign(
     """Turn an observance into a one-time scheduled notice at its next date; returns
     (schedule, created). An active schedule for the same observance is reused."""
     existing = session.exec(
-        select(Schedule).where(Schedule.campaign == observance.key, Schedule.status == "active")
+        select(Schedule).where(Schedule.campaign == observance.key, Schedule.status == ScheduleStatus.ACTIVE)
     ).first()
     if existing is not None:
         return existing, False
@@ -363,7 +365,7 @@ def fire(
     entries: Sequence[Entry] = (),
 ) -> FireResult | None:
     """Apply the misfire policy to one schedule at `now` (None when nothing is due)."""
-    if schedule.status != "active":
+    if schedule.status != ScheduleStatus.ACTIVE:
         return None
     zone = settings.zone
     due = due_times(schedule, now, zone)
@@ -410,7 +412,7 @@ def _send(session, schedule, due, now, settings, entries, result: FireResult) ->
 def _advance(schedule: Schedule, latest: datetime, now: datetime, zone: ZoneInfo) -> None:
     schedule.last_run_at = latest  # the occurrence just handled (sent or skipped)
     if schedule.kind == "once":
-        schedule.status, schedule.next_run_at = "done", None
+        schedule.status, schedule.next_run_at = ScheduleStatus.DONE, None
     else:
         schedule.next_run_at = next_after(when_of(schedule), max(now, latest), zone)
 
@@ -443,10 +445,10 @@ def _report_skipped(session, schedule, skipped, now, settings: Settings) -> None
     notice = session.get(Notice, schedule.notice_id) if schedule.notice_id else None
     ledger.record(
         session,
-        "push_skipped",
+        Kind.PUSH_SKIPPED,
         channel="scheduler",
         topic=notice.topic if notice else publicity.DAILY_NOTICE_TOPIC,
-        ref=f"schedule:{schedule.id}",
+        ref=schedule_ref(schedule.id),
         value=float(len(skipped)),
     )
     log.warning(
@@ -480,7 +482,7 @@ def fire_due(
         due_ids = list(
             session.exec(
                 select(Schedule.id)
-                .where(Schedule.status == "active", Schedule.next_run_at <= now)
+                .where(Schedule.status == ScheduleStatus.ACTIVE, Schedule.next_run_at <= now)
                 .order_by(Schedule.next_run_at, Schedule.id)
             )
         )

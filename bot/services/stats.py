@@ -39,7 +39,7 @@ How the figures are computed
 * The median time to first answer is computed in SQL: count the `consult_answered` rows
   with a value, then read only the middle one or two values (ORDER BY value LIMIT/OFFSET).
 * Publicity deliveries ("covering N person-times") are `out_push` rows whose ref (the
-  outbox source) starts with one of PUBLICITY_SOURCES; all pushes, adviser answers
+  outbox source) starts with one of ledger.Source.PUBLICITY_PREFIXES (push:<id>); all pushes, adviser answers
   included, are in messages out.
 * Offline activities are counted from the `activities` table by their local date.
 """
@@ -68,12 +68,12 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlmodel import Session
 
 from bot import ledger
-from bot.models import Activity, FaqQuestion, LedgerEvent, User
+from bot.ledger import Kind, Source
+from bot.models import Activity, FaqQuestion, LedgerEvent, MatchStatus, User
 from bot.services.activities import KINDS as ACTIVITY_KINDS
 from bot.services.periods import Period, local_midnight_utc
 from bot.timeutil import utcnow
 
-PUBLICITY_SOURCES = ("notice:",)
 RESIDENT_ROLE = "resident"
 MAX_LISTED_GAPS = 5000
 SCAN_SHARE = 0.25  # on SQLite, scan the ledger for periods covering more of its span
@@ -87,7 +87,12 @@ CHANNEL_LABELS = {
     "offline": "线下活动",
 }
 
-FAQ_QUESTION_KINDS = ("faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope")
+FAQ_QUESTION_KINDS = (
+    Kind.FAQ_ANSWERED,
+    Kind.FAQ_SUGGESTED,
+    Kind.FAQ_UNANSWERED,
+    Kind.FAQ_OUT_OF_SCOPE,
+)
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,10 @@ def _variant_conditions() -> dict[str, ColumnElement]:
     """The rows whose ref changes what they count for: the faq_unanswered row of a rejected
     suggestion, and an out_push whose source is a notice (a publicity delivery)."""
     kind, ref = LedgerEvent.kind, LedgerEvent.ref
-    publicity = or_(*(ref.like(f"{prefix}%") for prefix in PUBLICITY_SOURCES))
+    publicity = or_(*(ref.like(f"{prefix}%") for prefix in Source.PUBLICITY_PREFIXES))
     return {
-        REJECTED: and_(kind == "faq_unanswered", ref == "suggest_rejected"),
-        PUBLICITY: and_(kind == ledger.OUT_PUSH, publicity),
+        REJECTED: and_(kind == Kind.FAQ_UNANSWERED, ref == ledger.SUGGEST_REJECTED),
+        PUBLICITY: and_(kind == Kind.OUT_PUSH, publicity),
     }
 
 
@@ -135,63 +140,63 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         ledger.INBOUND_KINDS,
     ),
     Metric("messages_out", "发出消息（条）", "即时回复与推送送达之和", ledger.OUTBOUND_KINDS),
-    Metric("replies", "即时回复（条）", "对来信的直接回复", (ledger.OUT_REPLY,)),
+    Metric("replies", "即时回复（条）", "对来信的直接回复", (Kind.OUT_REPLY,)),
     Metric(
         "questions",
         "民法典提问（个）",
         "直接解答、给出相近问题、未能解答和超出范围的提问之和（不含寒暄）",
         FAQ_QUESTION_KINDS,
-        skip=("faq_unanswered", REJECTED),
+        skip=(Kind.FAQ_UNANSWERED, REJECTED),
     ),
-    Metric("answered", "直接解答（次）", "提问后直接给出解答", ("faq_answered",)),
-    Metric("suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", ("faq_suggested",)),
+    Metric("answered", "直接解答（次）", "提问后直接给出解答", (Kind.FAQ_ANSWERED,)),
+    Metric("suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", (Kind.FAQ_SUGGESTED,)),
     Metric(
         "unanswered",
         "未能解答（次）",
         "没有找到解答，或群众认为相近问题都不是",
-        ("faq_unanswered",),
+        (Kind.FAQ_UNANSWERED,),
     ),
     Metric(
         "out_of_scope",
         "超出民法典范围（次）",
         "刑事、劳动、行政、税务等问题，已引导至相关渠道",
-        ("faq_out_of_scope",),
+        (Kind.FAQ_OUT_OF_SCOPE,),
     ),
-    Metric("chitchat", "寒暄（次）", "问候等非法律问题", ("faq_chitchat",)),
-    Metric("views", "浏览查看解答（次）", "从浏览、相近问题或法条查询中打开的解答", ("faq_view",)),
+    Metric("chitchat", "寒暄（次）", "问候等非法律问题", (Kind.FAQ_CHITCHAT,)),
+    Metric("views", "浏览查看解答（次）", "从浏览、相近问题或法条查询中打开的解答", (Kind.FAQ_VIEW,)),
     Metric(
         "answers_shown",
         "解答民法典咨询（次）",
         "直接解答与浏览查看解答之和",
-        ("faq_answered", "faq_view"),
+        (Kind.FAQ_ANSWERED, Kind.FAQ_VIEW),
     ),
-    Metric("articles", "法条查询（次）", "按条号查询《民法典》", ("faq_article",)),
-    Metric("helpful", "评价有帮助（次）", "群众对解答点了“有帮助”", ("feedback_helpful",)),
-    Metric("unhelpful", "评价没帮助（次）", "群众对解答点了“没帮助”", ("feedback_unhelpful",)),
+    Metric("articles", "法条查询（次）", "按条号查询《民法典》", (Kind.FAQ_ARTICLE,)),
+    Metric("helpful", "评价有帮助（次）", "群众对解答点了“有帮助”", (Kind.FEEDBACK_HELPFUL,)),
+    Metric("unhelpful", "评价没帮助（次）", "群众对解答点了“没帮助”", (Kind.FEEDBACK_UNHELPFUL,)),
     Metric(
         "consult_submitted",
         "受理法律咨询（件）",
         "群众提交给法律顾问的咨询",
-        ("consult_submitted",),
+        (Kind.CONSULT_SUBMITTED,),
     ),
-    Metric("consult_claimed", "顾问认领（件）", "法律顾问认领的咨询", ("consult_claimed",)),
-    Metric("consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", ("consult_answered",)),
-    Metric("consult_closed", "咨询办结（件）", "已办结的咨询", ("consult_closed",)),
-    Metric("consult_followup", "群众补充（次）", "群众对咨询的补充说明", ("consult_followup",)),
-    Metric("consult_rated", "咨询评价（次）", "群众对顾问答复的评价", ("consult_rated",)),
-    Metric("notices", "发布普法信息（条）", "工作人员发布的普法信息和通知", ("notice_published",)),
+    Metric("consult_claimed", "顾问认领（件）", "法律顾问认领的咨询", (Kind.CONSULT_CLAIMED,)),
+    Metric("consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", (Kind.CONSULT_ANSWERED,)),
+    Metric("consult_closed", "咨询办结（件）", "已办结的咨询", (Kind.CONSULT_CLOSED,)),
+    Metric("consult_followup", "群众补充（次）", "群众对咨询的补充说明", (Kind.CONSULT_FOLLOWUP,)),
+    Metric("consult_rated", "咨询评价（次）", "群众对顾问答复的评价", (Kind.CONSULT_RATED,)),
+    Metric("notices", "发布普法信息（条）", "工作人员发布的普法信息和通知", (Kind.NOTICE_PUBLISHED,)),
     Metric(
         "deliveries",
         "普法信息送达（人次）",
         "普法信息逐人送达的次数",
-        (ledger.OUT_PUSH,),
+        (Kind.OUT_PUSH,),
         variant=PUBLICITY,
     ),
-    Metric("pushes", "推送送达（条）", "所有推送送达，含法律顾问答复", (ledger.OUT_PUSH,)),
-    Metric("push_failed", "推送失败（条）", "多次重试后仍未送达", ("push_failed",)),
-    Metric("push_unreachable", "无法送达（条）", "用户已屏蔽或无法联系", ("push_unreachable",)),
-    Metric("subscribes", "新增订阅（次）", "订阅普法信息", ("subscribe",)),
-    Metric("unsubscribes", "取消订阅（次）", "退订普法信息", ("unsubscribe",)),
+    Metric("pushes", "推送送达（条）", "所有推送送达，含法律顾问答复", (Kind.OUT_PUSH,)),
+    Metric("push_failed", "推送失败（条）", "多次重试后仍未送达", (Kind.PUSH_FAILED,)),
+    Metric("push_unreachable", "无法送达（条）", "用户已屏蔽或无法联系", (Kind.PUSH_UNREACHABLE,)),
+    Metric("subscribes", "新增订阅（次）", "订阅普法信息", (Kind.SUBSCRIBE,)),
+    Metric("unsubscribes", "取消订阅（次）", "退订普法信息", (Kind.UNSUBSCRIBE,)),
 )
 OTHER_METRICS: tuple[Metric, ...] = (
     Metric("subscribers", "订阅用户（人，期末）", "期末仍在订阅的用户数（最后一次操作为订阅）"),
@@ -217,7 +222,7 @@ COUNTED_KINDS = tuple(sorted({kind for m in LEDGER_METRICS for kind in m.kinds})
 # Kinds that may carry a topic or a book: plain messages in and replies never do, so the
 # topic/book query skips them (most of the ledger).
 TOPICAL_KINDS = tuple(
-    k for k in COUNTED_KINDS if k not in (*ledger.INBOUND_KINDS, ledger.OUT_REPLY)
+    k for k in COUNTED_KINDS if k not in (*ledger.INBOUND_KINDS, Kind.OUT_REPLY)
 )
 
 _COMMON = (
@@ -447,10 +452,10 @@ def subscribers_at(session: Session, moment: datetime) -> int:
     per_user = (
         select(
             LedgerEvent.user_id,
-            func.max(case((kind == "subscribe", at))).label("last_sub"),
-            func.max(case((kind == "unsubscribe", at))).label("last_unsub"),
+            func.max(case((kind == Kind.SUBSCRIBE, at))).label("last_sub"),
+            func.max(case((kind == Kind.UNSUBSCRIBE, at))).label("last_unsub"),
         )
-        .where(kind.in_(("subscribe", "unsubscribe")), at < moment)
+        .where(kind.in_((Kind.SUBSCRIBE, Kind.UNSUBSCRIBE)), at < moment)
         .where(LedgerEvent.user_id.is_not(None))
         .group_by(LedgerEvent.user_id)
         .subquery()
@@ -465,7 +470,7 @@ def subscribers_at(session: Session, moment: datetime) -> int:
 def median_answer_hours(session: Session, period: Period) -> float | None:
     """The median of consult_answered.value (hours), reading at most two values."""
     where = (
-        LedgerEvent.kind == "consult_answered",
+        LedgerEvent.kind == Kind.CONSULT_ANSWERED,
         _in_period(LedgerEvent.at, period),
         LedgerEvent.value.is_not(None),
     )
@@ -548,7 +553,7 @@ def unanswered_questions(session: Session, period: Period, limit: int = MAX_LIST
     statement = (
         select(FaqQuestion)
         .where(_in_period(FaqQuestion.at, period))
-        .where(or_(FaqQuestion.status == "none", FaqQuestion.feedback == "unhelpful"))
+        .where(or_(FaqQuestion.status == MatchStatus.NONE, FaqQuestion.feedback == "unhelpful"))
         .order_by(FaqQuestion.at, FaqQuestion.id)
         .limit(limit)
     )
