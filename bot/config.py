@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,6 +96,18 @@ class Settings(BaseSettings):
     digest_time: str = "09:00"
     misfire_grace: Annotated[timedelta, NoDecode] = timedelta(hours=1)
     telegram_rate: float = Field(default=25.0, gt=0, le=30)
+
+    office_name: str = Field(default="", max_length=40)
+    report_template: str | None = None
+
+    @field_validator("report_template")
+    @classmethod
+    def _template_file(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.lower().endswith(".docx") or not Path(value).is_file():
+            raise ValueError(f"应为一个存在的 .docx 模板文件，而不是“{value}”")
+        return value
 
     @field_validator("admins", "communities", "subscription_topics", mode="before")
     @classmethod

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import Session
@@ -21,9 +24,25 @@ from bot.messages import Incoming, Reply
 from bot.runtime import outbox
 from bot.runtime.delivery import complete_pushes
 from bot.services import users
+from bot.services.export import export_dir
 
 CHANNEL = "console"
 QUEUED_POLL_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+
+def save_attachment(reply: Reply, folder: Path) -> Reply:
+    """A reply whose in-memory file (a chart) is written to `folder`, so a console user
+    can open it; the reply then names the file by its path."""
+    attachment = reply.attachment
+    if attachment is None or attachment.path is not None or attachment.data is None:
+        return reply
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(attachment.filename).name
+    path.write_bytes(attachment.data)
+    log.info("console: saved %s", path)
+    saved = dataclasses.replace(attachment, data=None, path=str(path.resolve()))
+    return dataclasses.replace(reply, attachment=saved)
 
 
 def render(reply: Reply) -> str:
@@ -134,8 +153,8 @@ class ConsoleChannel:
             if waiting.is_set() and not stop.is_set():
                 self._print(await asyncio.to_thread(self.deliver_queued), stdout)
 
-    @staticmethod
-    def _print(replies: list[Reply], stdout: TextIO) -> None:
+    def _print(self, replies: list[Reply], stdout: TextIO) -> None:
+        folder = export_dir(self.dispatcher.settings.database_url) / "console"
         for reply in replies:
-            stdout.write(render(reply) + "\n\n")
+            stdout.write(render(save_attachment(reply, folder)) + "\n\n")
         stdout.flush()

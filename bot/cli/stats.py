@@ -27,7 +27,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     report = commands.add_parser("report", help="生成年度法治政府建设报告的普法部分（草稿）")
     _period_options(report)
-    report.add_argument("--out", required=True, help="输出文件：.docx 或 .md")
+    report.add_argument("--out", help="输出文件：.docx 或 .md")
+    report.add_argument(
+        "--write-template",
+        metavar="FILE.docx",
+        help="写出默认的 Word 报告模板，供在 Word/WPS 中修改后用 PUFA_REPORT_TEMPLATE 指定",
+    )
     report.set_defaults(func=cmd_report)
 
 
@@ -80,10 +85,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import report, stats
 
+    if args.write_template:
+        path = report.write_default_template(args.write_template)
+        print(f"已写出默认报告模板：{path}（修改后设置 PUFA_REPORT_TEMPLATE={path}）")
+        return 0
+    if not args.out:
+        raise UsageError("请用 --out 指定输出文件（.docx 或 .md），例如 --out 2026.docx。")
     report.report_format(args.out)
     period = _period(args, settings)
     with open_session(settings) as session:
         figures = stats.compute(session, period, lists=False)
-    path = report.write(figures, args.out)
+    path = report.write(
+        figures, args.out, office=settings.office_name, template=settings.report_template
+    )
     print(f"已生成 {period.label}报告草稿：{path}")
     return 0

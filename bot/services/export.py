@@ -172,6 +172,16 @@ def write_csv(stats: Stats, path: Path) -> None:
 
 
 # --- XLSX ------------------------------------------------------------------------------------
+# Printing: every sheet is set up for A4 portrait, scaled to the page width, with its header
+# rows repeated on each page. Charts sit under their table; a chart that would not fit on
+# the rest of a page starts a new one (a manual row break), so none is cut in two.
+ROWS_PER_PAGE = 44  # rows of default height on an A4 portrait page at 100 %, with margins
+LANDSCAPE_ROWS_PER_PAGE = 30
+CHART_ROWS = 16  # rows a chart of CHART_HEIGHT_CM covers, plus a gap
+CHART_HEIGHT_CM, CHART_WIDTH_CM = 7.5, 16.0
+DATE_FORMAT, TIME_FORMAT = "yyyy-mm-dd", "yyyy-mm-dd hh:mm"
+
+
 def write_xlsx(stats: Stats, path: Path) -> None:
     from openpyxl import Workbook
 
@@ -179,23 +189,59 @@ def write_xlsx(stats: Stats, path: Path) -> None:
     _summary_sheet(book.active, stats)
     for breakdown in stats.breakdowns:
         _breakdown_sheet(book.create_sheet(breakdown.dimension.title), breakdown)
-    _list_sheet(book.create_sheet(ACTIVITY_SHEET), ACTIVITY_COLUMNS, stats.activity_list)
-    _list_sheet(book.create_sheet(GAPS_SHEET), GAP_COLUMNS, stats.unanswered_questions)
+    activities = [_with_date(item, "date") for item in stats.activity_list]
+    _list_sheet(book.create_sheet(ACTIVITY_SHEET), ACTIVITY_COLUMNS, activities)
+    gaps = [_with_time(item, "at") for item in stats.unanswered_questions]
+    _list_sheet(book.create_sheet(GAPS_SHEET), GAP_COLUMNS, gaps)
     book.save(path)
 
 
+def _with_date(item: dict, key: str) -> dict:
+    """A copy whose `key` is a real date (Excel sorts and filters it as one)."""
+    from datetime import date
+
+    value = item.get(key)
+    return {**item, key: date.fromisoformat(value)} if isinstance(value, str) else item
+
+
+def _with_time(item: dict, key: str) -> dict:
+    from datetime import datetime
+
+    value = item.get(key)
+    if isinstance(value, str):
+        return {**item, key: datetime.strptime(value, "%Y-%m-%d %H:%M")}
+    return item
+
+
+def _print_setup(sheet, title_rows: str, landscape: bool = False) -> None:
+    """A4, fit to the page width (any number of pages tall), header rows repeated."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = (
+        sheet.ORIENTATION_LANDSCAPE if landscape else sheet.ORIENTATION_PORTRAIT
+    )
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = title_rows
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.5
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
 def _bold_header(sheet, row: int, values: list[str]) -> None:
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
 
     fill = PatternFill("solid", fgColor="DDEBF7")
     for column, value in enumerate(values, 1):
         cell = sheet.cell(row=row, column=column, value=value)
         cell.font = Font(bold=True)
         cell.fill = fill
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
 
 
 def _summary_sheet(sheet, stats: Stats) -> None:
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     info = period_info(stats)
     sheet.title = SUMMARY_SHEET
@@ -207,19 +253,44 @@ def _summary_sheet(sheet, stats: Stats) -> None:
         f"生成时间：{generated:%Y-%m-%d %H:%M}；数据来自普法助手记录和工作人员登记的线下活动"
     )
     _bold_header(sheet, 5, ["指标", "数值", "口径说明"])
+    wrap = Alignment(wrap_text=True, vertical="top")
     for offset, key in enumerate(SUMMARY_ORDER):
         value = stats.summary[key]
-        sheet.cell(row=6 + offset, column=1, value=METRICS[key].label)
+        sheet.cell(row=6 + offset, column=1, value=METRICS[key].label).alignment = wrap
         cell = sheet.cell(row=6 + offset, column=2, value=value if value is not None else "—")
         if isinstance(value, float):
             cell.number_format = "0.00"
-        sheet.cell(row=6 + offset, column=3, value=METRICS[key].note)
-    sheet.column_dimensions["A"].width = 26
-    sheet.column_dimensions["B"].width = 12
-    sheet.column_dimensions["C"].width = 70
+        sheet.cell(row=6 + offset, column=3, value=METRICS[key].note).alignment = wrap
+    sheet.column_dimensions["A"].width = 24
+    sheet.column_dimensions["B"].width = 10
+    sheet.column_dimensions["C"].width = 58
+    _print_setup(sheet, "5:5")
+
+
+WIDE_TABLE_METRICS = 6  # more metrics than this: one row per metric, groups across
+TRANSPOSED_CORNER = "指标"
 
 
 def _breakdown_sheet(sheet, breakdown: Breakdown) -> None:
+    """One table per breakdown with its charts under it.
+
+    A breakdown with only a few metrics has one row per group (a month, a community) and a
+    column per metric; one with many has a row per metric and a column per group, which
+    keeps it readable when printed on one page width.
+    """
+    transposed = len(breakdown.dimension.metrics) > WIDE_TABLE_METRICS
+    if transposed:
+        columns, rows = _transposed_table(sheet, breakdown)
+    else:
+        columns, rows = _plain_table(sheet, breakdown)
+    wide = columns > 9
+    _print_setup(sheet, "1:1", landscape=wide)
+    if breakdown.rows:
+        charts = _charts(sheet, breakdown, transposed, wide)
+        _place_charts(sheet, charts, first_free_row=rows + 3, landscape=wide)
+
+
+def _plain_table(sheet, breakdown: Breakdown) -> tuple[int, int]:
     from openpyxl.utils import get_column_letter
 
     metrics = breakdown.dimension.metrics
@@ -229,63 +300,147 @@ def _breakdown_sheet(sheet, breakdown: Breakdown) -> None:
         for column, key in enumerate(metrics, 2):
             sheet.cell(row=2 + offset, column=column, value=row.values[key])
     sheet.freeze_panes = "B2"
+    sheet.row_dimensions[1].height = 32
     sheet.column_dimensions["A"].width = 16
     for column in range(2, len(metrics) + 2):
-        sheet.column_dimensions[get_column_letter(column)].width = 13
-    if breakdown.rows:
-        _add_charts(sheet, breakdown)
+        sheet.column_dimensions[get_column_letter(column)].width = 11
+    return len(metrics) + 1, len(breakdown.rows) + 1
 
 
-def _series_chart(chart, sheet, breakdown: Breakdown, keys: tuple[str, ...]):
+def _transposed_table(sheet, breakdown: Breakdown) -> tuple[int, int]:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    metrics = breakdown.dimension.metrics
+    _bold_header(sheet, 1, [TRANSPOSED_CORNER, *(row.label for row in breakdown.rows)])
+    for offset, key in enumerate(metrics):
+        sheet.cell(row=2 + offset, column=1, value=METRICS[key].label).font = Font(bold=True)
+        for column, row in enumerate(breakdown.rows, 2):
+            sheet.cell(row=2 + offset, column=column, value=row.values[key])
+    sheet.freeze_panes = "B2"
+    sheet.column_dimensions["A"].width = 22
+    for column in range(2, len(breakdown.rows) + 2):
+        sheet.column_dimensions[get_column_letter(column)].width = 9
+    return len(breakdown.rows) + 1, len(metrics) + 1
+
+
+def _series_chart(chart, sheet, breakdown: Breakdown, keys: tuple[str, ...], transposed: bool):
     from openpyxl.chart import Reference
 
     metrics = breakdown.dimension.metrics
     last = len(breakdown.rows) + 1
     for key in keys:
-        column = metrics.index(key) + 2
-        data = Reference(sheet, min_col=column, min_row=1, max_row=last)
-        chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last))
+        index = metrics.index(key) + 2
+        if transposed:
+            data = Reference(sheet, min_col=1, max_col=last, min_row=index, max_row=index)
+            chart.add_data(data, from_rows=True, titles_from_data=True)
+        else:
+            data = Reference(sheet, min_col=index, min_row=1, max_row=last)
+            chart.add_data(data, titles_from_data=True)
+    if transposed:
+        categories = Reference(sheet, min_col=2, max_col=last, min_row=1, max_row=1)
+    else:
+        categories = Reference(sheet, min_col=1, min_row=2, max_row=last)
+    chart.set_categories(categories)
     chart.x_axis.title = breakdown.dimension.header
     chart.y_axis.title = "数量"
-    chart.height, chart.width = 8, 18
     return chart
 
 
-def _add_charts(sheet, breakdown: Breakdown) -> None:
+def _charts(sheet, breakdown: Breakdown, transposed: bool, wide: bool) -> list:
     from openpyxl.chart import BarChart, LineChart
-    from openpyxl.utils import get_column_letter
 
     key = breakdown.dimension.key
-    anchor_column = get_column_letter(len(breakdown.dimension.metrics) + 3)
     first = LineChart() if key == "month" else BarChart()
     first.title = f"{breakdown.dimension.title}统计"
-    sheet.add_chart(_series_chart(first, sheet, breakdown, CHARTED[key]), f"{anchor_column}2")
+    charts = [_series_chart(first, sheet, breakdown, CHARTED[key], transposed)]
     if key == "month":
         second = BarChart()
         second.title = "每月法律咨询和线下活动"
-        chart = _series_chart(second, sheet, breakdown, MONTH_BAR_CHART)
-        sheet.add_chart(chart, f"{anchor_column}20")
+        charts.append(_series_chart(second, sheet, breakdown, MONTH_BAR_CHART, transposed))
+    for chart in charts:
+        chart.height = CHART_HEIGHT_CM
+        chart.width = CHART_WIDTH_CM * (1.5 if wide else 1)
+    return charts
+
+
+def chart_rows(first_free_row: int, charts: int, per_page: int = ROWS_PER_PAGE):
+    """(anchor row, page break before it) for each chart placed under a table.
+
+    Pages are counted in rows of default height: a chart that would run past the end of the
+    current page starts the next one instead.
+    """
+    placed: list[tuple[int, bool]] = []
+    row, page_end = first_free_row, per_page
+    while row > page_end:
+        page_end += per_page
+    for _ in range(charts):
+        needs_break = row + CHART_ROWS > page_end
+        if needs_break:
+            row = page_end + 1
+            page_end = row - 1 + per_page
+        placed.append((row, needs_break))
+        row += CHART_ROWS
+    return placed
+
+
+def _place_charts(sheet, charts: list, first_free_row: int, landscape: bool = False) -> None:
+    from openpyxl.worksheet.pagebreak import Break
+
+    per_page = LANDSCAPE_ROWS_PER_PAGE if landscape else ROWS_PER_PAGE
+    placed = chart_rows(first_free_row, len(charts), per_page)
+    for chart, (row, needs_break) in zip(charts, placed, strict=True):
+        if needs_break:
+            sheet.row_breaks.append(Break(id=row - 1))
+        sheet.add_chart(chart, f"A{row}")
 
 
 def _list_sheet(sheet, columns, rows: list[dict]) -> None:
+    from datetime import date, datetime
+
+    from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
     _bold_header(sheet, 1, [label for _, label in columns])
+    wrap = Alignment(wrap_text=True, vertical="top")
     for offset, item in enumerate(rows):
         for column, (key, _) in enumerate(columns, 1):
-            sheet.cell(row=2 + offset, column=column, value=item[key])
+            cell = sheet.cell(row=2 + offset, column=column, value=item[key])
+            if isinstance(item[key], datetime):
+                cell.number_format = TIME_FORMAT
+            elif isinstance(item[key], date):
+                cell.number_format = DATE_FORMAT
+            elif isinstance(item[key], str):
+                cell.alignment = wrap
     sheet.freeze_panes = "A2"
     for column, (key, _) in enumerate(columns, 1):
         wide = key in ("question", "title", "notes")
-        sheet.column_dimensions[get_column_letter(column)].width = 60 if wide else 14
+        sheet.column_dimensions[get_column_letter(column)].width = 40 if wide else 12
+    _print_setup(sheet, "1:1")
 
 
 # --- chart image for the chat ----------------------------------------------------------------
+CJK_FONT_FILES = (  # Debian/Ubuntu packages: fonts-noto-cjk, fonts-wqy-microhei, fonts-wqy-zenhei
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+
+
 def _chart_font():
-    """A font with Chinese glyphs if the machine has one (fonts-noto-cjk, WenQuanYi...)."""
+    """A font with Chinese glyphs (fonts-noto-cjk, WenQuanYi …), or None.
+
+    A known font file is used by path, so the labels never depend on matplotlib's font
+    cache (which does not see a font installed after the cache was built); failing that,
+    a CJK family the cache does know.
+    """
     from matplotlib import font_manager
 
+    for path in CJK_FONT_FILES:
+        if Path(path).is_file():
+            return font_manager.FontProperties(fname=path)
     names = {entry.name for entry in font_manager.fontManager.ttflist}
     for name in CHART_FONTS:
         if name in names:
@@ -308,6 +463,7 @@ def month_chart_png(stats: Stats) -> bytes:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     rows = stats.breakdown("month").rows
     keys = CHARTED["month"]
@@ -329,6 +485,7 @@ def month_chart_png(stats: Stats) -> bytes:
     axes.set_title(title, fontproperties=font)
     axes.legend(prop=font, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(keys))
     axes.grid(axis="y", alpha=0.3)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts, never 1.75
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

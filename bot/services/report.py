@@ -1,5 +1,9 @@
 """The publicity and consultation paragraphs of the annual 法治政府建设情况报告, drafted
-from the statistics (DOCX via python-docx, or Markdown).
+from the statistics: DOCX rendered from a Word template (docxtpl; the default A4 one is in
+`report_template`, PUFA_REPORT_TEMPLATE names the office's own), or Markdown.
+
+The headings follow the report's own structure ("一、主要举措和成效" → "（五）强化法治宣传…"
+with 一是/二是/三是 paragraphs), so a paragraph can be pasted into the office's report as is.
 
 Every number in the text is read from a `Stats` object; where a figure is missing (no
 consultation answered, so no median) the sentence says so instead of guessing. Rankings
@@ -8,9 +12,12 @@ consultation answered, so no median) the sentence says so instead of guessing. R
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import io
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from bot.services.report_template import default_template
 from bot.services.stats import METRICS, Stats
 
 REPORT_FORMATS = ("docx", "md")
@@ -43,6 +50,13 @@ class ReportError(ValueError):
 class Section:
     heading: str
     paragraphs: list[str]
+    children: list[Section] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Block:
+    level: int  # 1: "一、…" heading, 2: "（五）…" heading, 0: body paragraph
+    text: str
 
 
 def report_format(out: str | Path) -> str:
@@ -70,52 +84,51 @@ def _top(stats: Stats, dimension: str, metric: str, limit: int = 3) -> list[tupl
     return [(r.label, r.values[metric]) for r in ranked[:limit] if r.values[metric] > 0]
 
 
-def title(stats: Stats) -> str:
-    return f"{stats.period.label}普法宣传和法律咨询工作情况（初稿）"
+def title(stats: Stats, office: str = "") -> str:
+    return f"{office}{stats.period.label}普法宣传和法律咨询工作情况（初稿）"
 
 
-def sections(stats: Stats) -> list[Section]:
+def as_of(stats: Stats) -> date:
+    """The last day the figures cover: the period's end, or today while it is running."""
+    today = stats.generated_at.astimezone(stats.period.zone).date()
+    return min(stats.period.last_day, today)
+
+
+def _day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def publicity_paragraphs(stats: Stats) -> list[str]:
+    """（五）强化法治宣传: 一是 online, 二是 offline, 三是 the legal adviser."""
+    return [_online(stats), _offline(stats), _consultations(stats)]
+
+
+def _online(stats: Stats) -> str:
     s = stats.summary
     span = SPAN_WORDS[stats.period.kind]
-    last = stats.period.last_day
-    online = [
-        f"{span}通过普法助手解答群众《民法典》咨询{_n(s['answers_shown'])}次，其中直接解答"
-        f"{_n(s['answered'])}次、群众浏览查看解答{_n(s['views'])}次，服务群众{_n(s['residents'])}人；"
-        f"共收到各类消息{_n(s['messages_in'])}条。群众对解答给予“有帮助”评价"
-        f"{_n(s['helpful'])}次、“没帮助”评价{_n(s['unhelpful'])}次。"
-    ]
+    text = (
+        f"一是创新线上普法方式。依托“普法助手”，{span}解答群众《民法典》咨询"
+        f"{_n(s['answers_shown'])}次，其中直接解答{_n(s['answered'])}次、群众浏览查看解答"
+        f"{_n(s['views'])}次，服务群众{_n(s['residents'])}人，共收到各类消息{_n(s['messages_in'])}条；"
+        f"群众对解答给予“有帮助”评价{_n(s['helpful'])}次、“没帮助”评价{_n(s['unhelpful'])}次。"
+    )
     books = _top(stats, "book", "answers_shown")
     if books:
         listed = "、".join(f"{label}（{count}次）" for label, count in books)
-        online.append(f"群众咨询较多的依次是《民法典》{listed}。")
-    online.append(
+        text += f"群众咨询较多的依次是《民法典》{listed}。"
+    return text + (
         f"推送普法信息{_n(s['notices'])}条，覆盖{_n(s['deliveries'])}人次；截至"
-        f"{last.year}年{last.month}月{last.day}日，订阅普法信息的群众{_n(s['subscribers'])}人。"
+        f"{_day(as_of(stats))}，订阅普法信息的群众{_n(s['subscribers'])}人。"
     )
-    consult = (
-        f"{span}群众通过普法助手向法律顾问提交咨询{_n(s['consult_submitted'])}件，法律顾问答复群众"
-        f"咨询{_n(s['consult_answered'])}件，办结{_n(s['consult_closed'])}件"
-    )
-    if s["median_answer_hours"] is None:
-        consult += "，暂无答复记录可计算首次答复时间。"
-    else:
-        consult += f"，首次答复时间中位数为{_n(s['median_answer_hours'])}小时。"
-    consults = [consult]
-    topics = _top(stats, "topic", "consult_submitted")
-    if topics:
-        listed = "、".join(f"{label}（{count}件）" for label, count in topics)
-        consults.append(f"咨询主要集中在{listed}等方面。")
-    return [
-        Section("一、创新普法方式，线上普法覆盖面持续扩大", online),
-        Section("二、发挥法律顾问作用，为群众提供便捷法律服务", consults),
-        Section("三、深入开展线下普法活动", _offline(stats, span)),
-        Section("四、存在的不足和下一步打算", _gaps(stats)),
-    ]
 
 
-def _offline(stats: Stats, span: str) -> list[str]:
+def _offline(stats: Stats) -> str:
     s = stats.summary
-    text = f"{span}开展线下普法活动{_n(s['activities'])}次，参与群众{_n(s['attendance'])}人次"
+    span = SPAN_WORDS[stats.period.kind]
+    text = (
+        f"二是深入开展线下普法活动。{span}开展线下普法活动{_n(s['activities'])}次，"
+        f"参与群众{_n(s['attendance'])}人次"
+    )
     kinds = [r for r in stats.breakdown("activity_kind").rows if r.values["activities"] > 0]
     if kinds:
         parts = "、".join(
@@ -125,10 +138,29 @@ def _offline(stats: Stats, span: str) -> list[str]:
     places = [r for r in stats.breakdown("community").rows if r.key and r.values["activities"] > 0]
     if places:
         text += f"，覆盖{len(places)}个社区"
-    return [text + "。"]
+    return text + "。"
 
 
-def _gaps(stats: Stats) -> list[str]:
+def _consultations(stats: Stats) -> str:
+    s = stats.summary
+    span = SPAN_WORDS[stats.period.kind]
+    text = (
+        f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}群众通过普法助手向法律顾问提交咨询"
+        f"{_n(s['consult_submitted'])}件，法律顾问答复群众咨询{_n(s['consult_answered'])}件，"
+        f"办结{_n(s['consult_closed'])}件"
+    )
+    if s["median_answer_hours"] is None:
+        text += "，暂无答复记录可计算首次答复时间。"
+    else:
+        text += f"，首次答复时间中位数为{_n(s['median_answer_hours'])}小时。"
+    topics = _top(stats, "topic", "consult_submitted")
+    if topics:
+        listed = "、".join(f"{label}（{count}件）" for label, count in topics)
+        text += f"咨询主要集中在{listed}等方面。"
+    return text
+
+
+def gap_paragraphs(stats: Stats) -> list[str]:
     s = stats.summary
     return [
         f"普法助手仍有{_n(s['unanswered'])}次提问未能解答、{_n(s['unhelpful'])}次解答被群众评为"
@@ -137,6 +169,33 @@ def _gaps(stats: Stats) -> list[str]:
         "下一步，将根据群众咨询的热点持续充实问答库，进一步发挥法律顾问作用，"
         "结合重要时间节点开展线上线下相结合的普法宣传活动。",
     ]
+
+
+def sections(stats: Stats) -> list[Section]:
+    """The report's own structure, ready to paste: headings as in 法治政府建设情况报告."""
+    return [
+        Section(
+            "一、主要举措和成效",
+            [],
+            [Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
+        ),
+        Section("二、存在的不足和下一步打算", gap_paragraphs(stats)),
+    ]
+
+
+def blocks(stats: Stats) -> list[Block]:
+    """The sections flattened for the template: headings of level 1 and 2, then paragraphs."""
+    flat: list[Block] = []
+
+    def walk(section: Section, level: int) -> None:
+        flat.append(Block(level, section.heading))
+        flat.extend(Block(0, paragraph) for paragraph in section.paragraphs)
+        for child in section.children:
+            walk(child, level + 1)
+
+    for section in sections(stats):
+        walk(section, 1)
+    return flat
 
 
 def table_rows(stats: Stats) -> list[tuple[str, str]]:
@@ -152,49 +211,65 @@ def note(stats: Stats) -> str:
 
 
 # --- writers ---------------------------------------------------------------------------------
-def to_markdown(stats: Stats) -> str:
-    lines = [f"# {title(stats)}", "", note(stats), ""]
-    for section in sections(stats):
-        lines += [f"## {section.heading}", ""]
-        for paragraph in section.paragraphs:
-            lines += [paragraph, ""]
+MARKDOWN_HEADINGS = {1: "##", 2: "###"}
+
+
+def to_markdown(stats: Stats, office: str = "") -> str:
+    lines = [f"# {title(stats, office)}", "", note(stats), ""]
+    for block in blocks(stats):
+        prefix = MARKDOWN_HEADINGS.get(block.level)
+        lines += [f"{prefix} {block.text}" if prefix else block.text, ""]
     lines += ["## 附：主要数据", "", "| 指标 | 数值 |", "| --- | ---: |"]
     lines += [f"| {label} | {value} |" for label, value in table_rows(stats)]
     return "\n".join(lines) + "\n"
 
 
-def write_docx(stats: Stats, path: Path) -> None:
-    from docx import Document
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
+def template_source(template: str | Path | None) -> str | Path | io.BytesIO:
+    """The office's template (PUFA_REPORT_TEMPLATE) or the default one."""
+    if template is None:
+        return io.BytesIO(default_template())
+    path = Path(template)
+    if not path.is_file():
+        raise ReportError(f"找不到报告模板“{path}”（PUFA_REPORT_TEMPLATE）。")
+    return path
 
-    document = Document()
-    normal = document.styles["Normal"]
-    normal.font.name = "宋体"
-    normal.font.size = Pt(12)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    document.add_heading(title(stats), level=1)
-    document.add_paragraph(note(stats))
-    for section in sections(stats):
-        document.add_heading(section.heading, level=2)
-        for paragraph in section.paragraphs:
-            document.add_paragraph(paragraph).paragraph_format.first_line_indent = Pt(24)
-    document.add_heading("附：主要数据", level=2)
-    table = document.add_table(rows=1, cols=2)
-    table.style = "Table Grid"
-    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "指标", "数值"
-    for label, value in table_rows(stats):
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text = label, value
+
+def write_docx(stats: Stats, path: Path, *, office: str = "", template=None) -> None:
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateError
+
+    context = {
+        "title": title(stats, office),
+        "note": note(stats),
+        "office": office,
+        "period": stats.period.label,
+        "blocks": blocks(stats),
+        "table": [{"label": label, "value": value} for label, value in table_rows(stats)],
+        "summary": dict(stats.summary),
+    }
+    document = DocxTemplate(template_source(template))
+    try:
+        document.render(context, autoescape=True)
+    except (TemplateError, KeyError, ValueError) as exc:
+        raise ReportError(f"报告模板无法使用：{exc}。可用 report template 重新生成默认模板。") from None
     document.save(str(path))
 
 
-def write(stats: Stats, out: str | Path) -> Path:
+def write_default_template(out: str | Path) -> Path:
+    path = Path(out)
+    if path.suffix.lower() != ".docx":
+        raise ReportError(f"模板文件应以 .docx 结尾，收到的是“{path.name}”。")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(default_template())
+    return path
+
+
+def write(stats: Stats, out: str | Path, *, office: str = "", template=None) -> Path:
     path = Path(out)
     fmt = report_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "md":
-        path.write_text(to_markdown(stats), encoding="utf-8")
+        path.write_text(to_markdown(stats, office), encoding="utf-8")
     else:
-        write_docx(stats, path)
+        write_docx(stats, path, office=office, template=template)
     return path

@@ -14,7 +14,7 @@ from bot.routing import Context
 from bot.runtime.locks import KeyedLocks
 from bot.services import users
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WRITER = REPO / "bot" / "runtime" / "outbox.py"
 LOCKS = REPO / "bot" / "runtime" / "locks.py"
 

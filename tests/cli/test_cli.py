@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.testing.factories import run_bot
 
 
@@ -86,3 +88,36 @@ def test_bad_configuration_values_are_one_clear_line(tmp_path):
             assert result.returncode == 2, (name, value)
             assert result.stderr.strip().startswith(f"配置错误：{name} 无效"), result.stderr
             assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_console_stats_saves_the_chart_and_prints_its_path(tmp_path):
+    result = run_bot(
+        ["chat", "--user", "admin"], tmp_path, "/stats 2026\n", PUFA_ADMINS="console:admin"
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("[文件] "))
+    chart = Path(line.removeprefix("[文件] "))
+    assert chart.is_absolute() and chart.parent == tmp_path / "data" / "exports" / "console"
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_template_round_trip_through_the_cli(tmp_path):
+    made = run_bot(["report", "--write-template", "office.docx"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "office.docx").is_file()
+    result = run_bot(
+        ["report", "--year", "2026", "--out", "r.docx"],
+        tmp_path,
+        PUFA_REPORT_TEMPLATE=str(tmp_path / "office.docx"),
+        PUFA_OFFICE_NAME="华阳街道",
+    )
+    assert result.returncode == 0, result.stderr
+    from docx import Document
+
+    title = Document(str(tmp_path / "r.docx")).paragraphs[0].text
+    assert title == "华阳街道2026年普法宣传和法律咨询工作情况（初稿）"
+    missing = run_bot(["report", "--year", "2026", "--out", "r.docx"], tmp_path,
+                      PUFA_REPORT_TEMPLATE=str(tmp_path / "none.docx"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("配置错误：PUFA_REPORT_TEMPLATE")
+    assert "Traceback" not in missing.stderr

@@ -1,11 +1,11 @@
 """The golden conversations: one scripted session through the real dispatcher, every reply
-text and button (label and payload) compared with tests/golden/conversations.json.
+text and button (label and payload) compared with tests/core/golden/conversations.json.
 
 This is the "same replies before and after" check for refactoring. Volatile parts (dates,
 times, years, case numbers) are normalised explicitly. After an intended change of wording
 or of the knowledge base, regenerate with:
 
-    PUFA_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_conversations.py
+    PUFA_UPDATE_GOLDEN=1 python -m pytest tests/core/test_golden_conversations.py
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WIRING = {"bot.app"}
 CHANNEL_SDKS = ("telegram", "starlette", "uvicorn", "httpx", "aiogram", "fastapi", "bot.channels")
 

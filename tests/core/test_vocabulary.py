@@ -27,7 +27,7 @@ from bot.services import periods, publicity, stats, users
 from bot.services.publicity import Audience
 from bot.testing import Harness
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KIND_USE = re.compile(r"\bKind\.([A-Z_]+)\b")
 BARE_KIND = re.compile(r"(?:\.count|ledger\.record)\(\s*(?:[a-z_.]+,\s*)?[\"']")
 READERS = {REPO / "bot" / "ledger.py", REPO / "bot" / "services" / "stats.py"}

@@ -1,5 +1,5 @@
 """Statistics against a generated ledger whose figures are computed independently
-(tests/test_stats_data.py), periods, and the time-zone edges."""
+(bot/testing/stats_data.py), periods, and the time-zone edges."""
 
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ with the figures computed independently from the generated ledger."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from docx import Document
@@ -89,11 +90,7 @@ def test_xlsx_has_every_figure_and_native_charts(generated, tmp_path):
 
     for title, rows in expected_tables(data).items():
         sheet = book[title]
-        labels = [cell.value for cell in sheet[1]]
-        table = {
-            line[0]: dict(zip(labels[1:], line[1:], strict=True))
-            for line in sheet.iter_rows(min_row=2, values_only=True)
-        }
+        table = read_table(sheet)
         assert table == rows, title
         assert sheet._charts, f"{title} has no chart"
         for chart in sheet._charts:
@@ -103,13 +100,28 @@ def test_xlsx_has_every_figure_and_native_charts(generated, tmp_path):
     assert {type(c) for c in month_charts} == {LineChart, BarChart}
 
 
+def read_table(sheet) -> dict:
+    """{group: {metric: figure}} from a breakdown sheet, in either orientation."""
+    lines = [
+        line for line in sheet.iter_rows(min_row=1, values_only=True) if line[0] is not None
+    ]
+    header, body = lines[0], lines[1:]
+    if header[0] == export.TRANSPOSED_CORNER:  # a row per metric, a column per group
+        return {
+            group: {line[0]: line[column] for line in body}
+            for column, group in enumerate(header[1:], 1)
+        }
+    return {line[0]: dict(zip(header[1:], line[1:], strict=True)) for line in body}
+
+
 def _check_series(book, series, table: dict) -> None:
-    """A chart series names a metric column and points at exactly that column's figures."""
+    """A chart series names a metric and points at exactly that metric's figures."""
     sheet_name, cell = series.tx.strRef.f.split("!")
     sheet = book[sheet_name.strip("'")]
     metric = sheet[cell.replace("$", "")].value
     _, cells = series.val.numRef.f.split("!")
-    values = [c[0].value for c in sheet[cells.replace("$", "")]]
+    found = sheet[cells.replace("$", "")]
+    values = [c.value for line in found for c in line]
     assert values == [row[metric] for row in table.values()]
 
 
@@ -204,13 +216,14 @@ def report_figures(data) -> set[str]:
             allowed |= {str(v) for v in row.values()}
     places = expected_breakdown(data, FIRST, END, "community")
     allowed.add(str(sum(1 for k, row in places.items() if k and row["activities"])))
-    allowed |= {"2026", "12", "31"}  # "截至2026年12月31日"
+    as_of = min(date(2026, 12, 31), datetime.now(ZONE).date())  # "截至…" while 2026 runs
+    allowed |= {str(as_of.year), str(as_of.month), str(as_of.day)}
     return allowed
 
 
 def check_report_text(text: str, data) -> None:
     s = expected_summary(data, FIRST, END)
-    assert f"全年通过普法助手解答群众《民法典》咨询{s['answers_shown']}次" in text
+    assert f"全年解答群众《民法典》咨询{s['answers_shown']}次" in text
     assert f"推送普法信息{s['notices']}条，覆盖{s['deliveries']}人次" in text
     assert f"法律顾问答复群众咨询{s['consult_answered']}件" in text
     assert f"开展线下普法活动{s['activities']}次，参与群众{s['attendance']}人次" in text
@@ -260,3 +273,120 @@ def test_report_of_an_empty_year_says_what_is_missing(engine, tmp_path):
 def test_report_needs_docx_or_md(tmp_path):
     with pytest.raises(ReportError, match=r"\.docx（Word）或 \.md"):
         report.report_format(tmp_path / "report.pdf")
+
+
+# --- print-ready layout ----------------------------------------------------------------------
+def test_xlsx_prints_on_a4_with_charts_under_their_tables(generated, tmp_path):
+    _, figures = generated
+    book = load_workbook(export.write(figures, "xlsx", tmp_path / "stats.xlsx"))
+    for sheet in book.worksheets:
+        setup = sheet.page_setup
+        assert int(setup.paperSize) == int(sheet.PAPERSIZE_A4), sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
+        assert sheet.print_title_rows, sheet.title
+        last_table_row = max(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value)
+        for chart in sheet._charts:
+            marker = chart.anchor._from
+            assert marker.col == 0, f"{sheet.title}: chart beside the table, not under it"
+            assert marker.row + 1 > last_table_row, f"{sheet.title}: chart over the table"
+
+
+def test_charts_never_straddle_a_page():
+    for first_free in range(1, 120):
+        for charts in (1, 2, 3):
+            placed = export.chart_rows(first_free, charts, per_page=44)
+            for row, _ in placed:
+                page_of_first = (row - 1) // 44
+                page_of_last = (row - 1 + export.CHART_ROWS - 1) // 44
+                assert page_of_first == page_of_last, (first_free, charts, row)
+                assert row >= first_free
+            starts = [row for row, _ in placed]
+            assert all(b - a >= export.CHART_ROWS for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_xlsx_dates_are_dates(generated, tmp_path):
+    _, figures = generated
+    book = load_workbook(export.write(figures, "xlsx", tmp_path / "stats.xlsx"))
+    days = [row[1] for row in book["线下活动"].iter_rows(min_row=2, values_only=True)]
+    assert days and all(isinstance(day, datetime) for day in days)
+    times = [row[0] for row in book["未解答问题"].iter_rows(min_row=2, values_only=True)]
+    assert times and all(isinstance(at, datetime) for at in times)
+
+
+def test_docx_is_a4_official_style_with_page_numbers(generated, tmp_path):
+    from docx.shared import Mm
+
+    _, figures = generated
+    document = Document(str(report.write(figures, tmp_path / "report.docx")))
+    section = document.sections[0]
+    assert abs(section.page_width - Mm(210)) < Mm(1)
+    assert abs(section.page_height - Mm(297)) < Mm(1)
+    styles = {p.text[:6]: p.style for p in document.paragraphs if p.text}
+    east_asian = {
+        name: style.element.rPr.rFonts.get(
+            "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia"
+        )
+        for name, style in styles.items()
+    }
+    assert east_asian["一、主要举措"] == "黑体"
+    assert east_asian["（五）强化法"] == "楷体"
+    assert east_asian["一是创新线上"] == "仿宋"
+    assert styles["一是创新线上"].font.size.pt == 16  # 三号
+    footer = section.footer.paragraphs[0]._p.xml
+    assert "PAGE" in footer and "fldChar" in footer
+
+
+def test_report_follows_the_report_structure(generated):
+    _, figures = generated
+    text = report.to_markdown(figures)
+    assert "## 一、主要举措和成效" in text
+    assert "### （五）强化法治宣传，营造浓厚法治氛围" in text
+    paragraphs = [line for line in text.splitlines() if line[:2] in ("一是", "二是", "三是")]
+    assert [p[:2] for p in paragraphs] == ["一是", "二是", "三是"]
+
+
+def test_report_says_as_of_today_while_the_period_runs(generated):
+    _, figures = generated
+    running = dataclasses.replace(
+        figures, generated_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
+    )
+    assert "截至2026年12月4日" in report.to_markdown(running)
+    closed = dataclasses.replace(figures, generated_at=datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
+    assert "截至2026年12月31日" in report.to_markdown(closed)
+
+
+def test_office_template_is_used(generated, tmp_path):
+    from docx import Document as NewDocument
+
+    _, figures = generated
+    custom = NewDocument()
+    custom.add_paragraph("{{ office }}专用模板：{{ title }}")
+    custom.add_paragraph("{%p for block in blocks %}")
+    custom.add_paragraph("{{ block.text }}")
+    custom.add_paragraph("{%p endfor %}")
+    template = tmp_path / "office.docx"
+    custom.save(str(template))
+    path = report.write(figures, tmp_path / "r.docx", office="华阳街道", template=template)
+    texts = [p.text for p in Document(str(path)).paragraphs]
+    assert texts[0] == "华阳街道专用模板：华阳街道2026年普法宣传和法律咨询工作情况（初稿）"
+    assert "（五）强化法治宣传，营造浓厚法治氛围" in texts
+
+
+def test_broken_or_missing_template_is_a_clear_error(generated, tmp_path):
+    from docx import Document as NewDocument
+
+    _, figures = generated
+    with pytest.raises(ReportError, match="找不到报告模板"):
+        report.write(figures, tmp_path / "r.docx", template=tmp_path / "nope.docx")
+    broken = NewDocument()
+    broken.add_paragraph("{% for x in %}")
+    broken.save(str(tmp_path / "broken.docx"))
+    with pytest.raises(ReportError, match="报告模板无法使用"):
+        report.write(figures, tmp_path / "r.docx", template=tmp_path / "broken.docx")
+
+
+def test_default_template_can_be_written_for_staff_to_edit(tmp_path):
+    path = report.write_default_template(tmp_path / "mine.docx")
+    texts = [p.text for p in Document(str(path)).paragraphs]
+    assert "{{ title }}" in texts and "{%p for block in blocks %}" in texts
