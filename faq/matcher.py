@@ -1,29 +1,35 @@
-"""Ranking knowledge-base entries for a resident's question, with a confidence.
+"""Ranking knowledge-base entries for a resident's question, with a calibrated confidence.
 
 Two signals, fused:
 1. BM25 over each entry's words (question, phrasings, keywords, each expanded through the
    colloquial → legal vocabulary), on jieba words and on character bigrams. This finds the
    legal core inside long, noisy questions.
-2. rapidfuzz over the best few candidates' phrasings (segmented first, since rapidfuzz's
-   token scorers split on spaces), rewarding a phrasing that reads like the question.
+2. A TF-IDF model learned from the knowledge base itself (character 1–3-grams and jieba
+   words; each entry one class, represented by the centroid of its phrasings), a weaker
+   signal that is robust to typos and unseen wording.
 
-The fused score decides: answered (confident), suggest (top 3 as choices) or none. A
-separate scope signal (faq.scope) recognizes criminal / labour / administrative / tax
-questions and chit-chat before any civil answer is given.
+The decision (answered / suggest / none) uses a probability that the first answer is right,
+calibrated by cross-validation over the knowledge base's phrasings (faq.calibration); the
+answer threshold is derived from it for a target precision at build time. A separate scope
+signal (faq.scope) recognizes criminal / labour / administrative / tax questions and
+chit-chat, and faq.safety catches emergencies before anything else.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz, process
+from scipy import sparse
 
+from faq.calibration import Calibration, RankingFeatures
 from faq.kb import Entry, KnowledgeBase
 from faq.scope import CHITCHAT, ScopeRules
 from faq.text import Segmenter, bigrams, normalize
+from faq.vectors import TextVectors, Vector, cosines
 
 # Bigrams of everyday words that also occur inside legal terms; they do not make a
 # question a legal one.
@@ -33,12 +39,13 @@ GENERIC_BIGRAMS = frozenset(
     " 有没 多少 哪里 怎么办 一般 会不 不会 还能 能否 谁的 的人 了吗 了没 好的 意思 东西 好看".split()
 )
 
-ANSWERED, SUGGEST, NONE, OUT_OF_SCOPE, CHITCHAT_STATUS = (
+ANSWERED, SUGGEST, NONE, OUT_OF_SCOPE, CHITCHAT_STATUS, SAFETY = (
     "answered",
     "suggest",
     "none",
     "out_of_scope",
     "chitchat",
+    "safety",
 )
 
 
@@ -53,7 +60,8 @@ class MatchResult:
     question: str
     status: str
     matches: tuple[Match, ...] = ()
-    area: str | None = None  # for out_of_scope / chitchat: which area
+    area: str | None = None  # out_of_scope / chitchat: which area; safety: which route
+    confidence: float = 0.0  # calibrated probability that the first match is right
 
     @property
     def best(self) -> Match | None:
@@ -62,21 +70,23 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Weights and thresholds, tuned on the dev set (see `python bot.py faq eval`)."""
+    """How the index is built and how sure the matcher must be. There is no answer
+    threshold here: it is derived from the knowledge base at build time (faq.calibration)
+    for `target_precision` of outright answers."""
 
     k1: float = 2.0
     b: float = 0.5
     keyword_boost: int = 2
     word_weight: float = 0.3
     bigram_weight: float = 0.7
-    fuzz_weight: float = 0.0
-    candidates: int = 30
-    answer_threshold: float = 0.55
-    suggest_threshold: float = 0.30
-    margin: float = 0.08
+    vector_weight: float = 0.5  # the TF-IDF centroid signal, relative to BM25's 1.0
+    suggest_threshold: float = 0.25
     expansion_weight: float = 0.3
     bm25_scale: float = 1.2
     min_term_entries: int = 5
+    target_precision: float = 0.9
+    folds: int = 4
+    max_calibration_pairs: int = 3000
 
 
 def _occurs_in_at_least(term: str, documents: list[str], count: int) -> bool:
@@ -129,45 +139,118 @@ class _BM25:
         return sum(w * self.idf.get(t, 0.0) for t, w in weights.items()) or 1.0
 
 
+@dataclass(frozen=True)
+class _Index:
+    """Everything a ranking needs, over a chosen subset of each entry's texts."""
+
+    words: _BM25
+    grams: _BM25
+    centroids: sparse.csr_matrix  # TF-IDF centroids, features x entries
+
+
+@dataclass(frozen=True)
+class _Query:
+    norm: str
+    words: dict[str, float]
+    grams: dict[str, float]
+    vector: Vector
+
+
 class Matcher:
     def __init__(
-        self, kb: KnowledgeBase, scope: ScopeRules | None = None, tuning: Tuning | None = None
+        self,
+        kb: KnowledgeBase,
+        scope: ScopeRules | None = None,
+        tuning: Tuning | None = None,
+        safety=None,
     ) -> None:
+        from faq.safety import SafetyRules
+
         self.kb = kb
         self.scope = scope or ScopeRules.load()
+        self.safety = safety or SafetyRules.load()
         self.tuning = tuning or Tuning()
         self.vocabulary = self._shared_vocabulary(kb)
         terms = [t for e in kb.entries for t in (*e.keywords, e.topic)]
         terms += [k for k, _ in self.vocabulary] + [v for _, vs in self.vocabulary for v in vs]
         self.segmenter = Segmenter(terms)
+        self._expansions = self._expansion_tokens()
         self._lexicon = self._build_lexicon()
-        self._build()
+        self._tokenize_entries()
+        self._vectors = TextVectors(self._docs, self._doc_words)
+        self._index = self._build_index(None)
+        self.calibration = self._calibrate()
 
     # --- index ---------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _tokenize_entries(self) -> None:
+        """Segment every text once: the index and each cross-validation fold reuse it."""
         t = self.tuning
-        word_docs, gram_docs = [], []
-        self._texts: list[list[str]] = []
+        self._tokens: list[list[tuple[list[str], list[str]]]] = []
+        self._keyword_tokens: list[tuple[Counter, Counter]] = []
+        self._docs: list[str] = []  # normalized texts, row order of the TF-IDF matrix
+        self._doc_words: list[list[str]] = []
+        self._rows: list[list[int]] = []  # entry -> its rows (texts, then the keyword row)
         for entry in self.kb.entries:
-            words: Counter = Counter()
-            grams: Counter = Counter()
-            segmented = []
+            texts, rows = [], []
             for text in entry.texts:
                 norm = normalize(text)
                 tokens = self.segmenter.words(norm)
-                words.update(set(tokens))
-                grams.update(set(bigrams(norm)))
-                segmented.append(" ".join(tokens))
+                texts.append((tokens, bigrams(norm)))
+                rows.append(self._add_doc(norm, tokens))
+            words: Counter = Counter()
+            grams: Counter = Counter()
             for keyword in (*entry.keywords, entry.topic):
                 norm = normalize(keyword)
+                tokens = self.segmenter.words(norm) + [norm.replace(" ", "")]
+                keyword_grams = bigrams(norm)
                 for _ in range(t.keyword_boost):
-                    words.update(self.segmenter.words(norm) + [norm.replace(" ", "")])
-                    grams.update(bigrams(norm))
+                    words.update(tokens)
+                    grams.update(keyword_grams)
+            keyword_text = normalize(" ".join((*entry.keywords, entry.topic)))
+            rows.append(self._add_doc(keyword_text, self.segmenter.words(keyword_text)))
+            self._tokens.append(texts)
+            self._keyword_tokens.append((words, grams))
+            self._rows.append(rows)
+
+    def _add_doc(self, norm: str, words: list[str]) -> int:
+        self._docs.append(norm)
+        self._doc_words.append(words)
+        return len(self._docs) - 1
+
+    def _build_index(self, held_out: list[set[int]] | None) -> _Index:
+        """The index over every text, or without the texts held out (entry -> text numbers)."""
+        t = self.tuning
+        word_docs, gram_docs, members = [], [], []
+        for index, texts in enumerate(self._tokens):
+            skip = held_out[index] if held_out else set()
+            words, grams = (Counter(c) for c in self._keyword_tokens[index])
+            kept_rows = [self._rows[index][-1]]
+            for number, (tokens, text_grams) in enumerate(texts):
+                if number not in skip:
+                    words.update(set(tokens))
+                    grams.update(set(text_grams))
+                    kept_rows.append(self._rows[index][number])
             word_docs.append(words)
             gram_docs.append(grams)
-            self._texts.append(segmented)
-        self._words = _BM25(word_docs, t.k1, t.b)
-        self._grams = _BM25(gram_docs, t.k1, t.b)
+            members.append(kept_rows)
+        return _Index(
+            _BM25(word_docs, t.k1, t.b),
+            _BM25(gram_docs, t.k1, t.b),
+            self._vectors.centroids(members),
+        )
+
+    def _expansion_tokens(self) -> list[tuple[str, list[str], list[str]]]:
+        """For each colloquial key, the words and bigrams of the legal terms it maps to."""
+        out = []
+        for key, terms in self.vocabulary:
+            words: list[str] = []
+            grams: list[str] = []
+            for term in terms:
+                term = normalize(term).replace(" ", "")
+                words += [*self.segmenter.words(term), term]
+                grams += bigrams(term)
+            out.append((key, words, grams))
+        return out
 
     def _shared_vocabulary(self, kb: KnowledgeBase) -> list[tuple[str, tuple[str, ...]]]:
         """The vocabulary mappings whose legal terms are shared by several entries.
@@ -200,85 +283,154 @@ class Matcher:
         grams = {g for term in terms for g in bigrams(normalize(term))}
         return frozenset(grams - GENERIC_BIGRAMS)
 
-    def _query_weights(self, norm: str) -> tuple[dict[str, float], dict[str, float]]:
+    def _query_weights(
+        self, norm: str, tokens: list[str]
+    ) -> tuple[dict[str, float], dict[str, float]]:
         """Word and bigram weights of a normalized question. The legal terms that its
         colloquial words map to are added at a lower weight: they widen recall without
         outvoting what the resident actually wrote."""
-        words = dict.fromkeys(self.segmenter.words(norm), 1.0)
+        words = dict.fromkeys(tokens, 1.0)
         grams = dict.fromkeys(bigrams(norm), 1.0)
         weight = self.tuning.expansion_weight
         compact = norm.replace(" ", "")
-        for key, terms in self.vocabulary:
+        for key, expanded_words, expanded_grams in self._expansions:
             if key in compact:
-                for term in terms:
-                    term = normalize(term).replace(" ", "")
-                    for token in [*self.segmenter.words(term), term]:
-                        words.setdefault(token, weight)
-                    for gram in bigrams(term):
-                        grams.setdefault(gram, weight)
+                for token in expanded_words:
+                    words.setdefault(token, weight)
+                for gram in expanded_grams:
+                    grams.setdefault(gram, weight)
         return words, grams
 
     # --- querying --------------------------------------------------------------------------
-    def rank(self, question: str, limit: int = 3) -> list[Match]:
-        """Entries best first, with a fused score in [0, 1]."""
-        t = self.tuning
+    def _query(self, question: str) -> _Query:
         norm = normalize(question)
-        words, grams = self._query_weights(norm)
-        if not words and not grams:
-            return []
-        fused = t.word_weight * self._words.scores(words) / self._words.ceiling(words)
-        fused += t.bigram_weight * self._grams.scores(grams) / self._grams.ceiling(grams)
-        count = min(t.candidates, len(fused))
-        if count == 0:
-            return []
+        tokens = self.segmenter.words(norm)
+        words, grams = self._query_weights(norm, tokens)
+        return _Query(norm, words, grams, self._vectors.vector(norm, tokens))
+
+    def _known_query(self, entry_index: int, number: int) -> _Query:
+        """A knowledge-base text as a query, from the tokens and vector already computed."""
+        row = self._rows[entry_index][number]
+        norm = self._docs[row]
+        words, grams = self._query_weights(norm, self._doc_words[row])
+        return _Query(norm, words, grams, self._vectors.row(row))
+
+    def _scores(self, index: _Index, query: _Query) -> tuple[np.ndarray, np.ndarray]:
+        """(fused score, TF-IDF cosine) of every entry, the fused score in [0, 1)."""
+        t = self.tuning
+        lexical = np.zeros(len(self.kb), dtype=np.float64)
+        if query.words:
+            lexical += t.word_weight * index.words.scores(query.words) / index.words.ceiling(
+                query.words
+            )
+        if query.grams:
+            lexical += t.bigram_weight * index.grams.scores(query.grams) / index.grams.ceiling(
+                query.grams
+            )
+        # A smooth squash keeps the order of strong candidates while bounding the score.
+        lexical = np.tanh(lexical * t.bm25_scale)
+        cosine = cosines(index.centroids, query.vector)
+        fused = (lexical + t.vector_weight * cosine) / (1 + t.vector_weight)
+        return fused, cosine
+
+    def _ranked(
+        self, index: _Index, query: _Query, limit: int
+    ) -> tuple[list[tuple[int, float]], RankingFeatures]:
+        """The best entries (index, fused score) and the features the confidence reads."""
+        if not query.words and not query.grams and len(query.vector[0]) == 0:
+            return [], RankingFeatures.of(0.0, 0.0, 0.0, False, len(query.norm))
+        fused, cosine = self._scores(index, query)
+        count = min(max(limit, 2), len(fused))
         top = np.argpartition(-fused, count - 1)[:count]
-        query = " ".join(w for w, weight in words.items() if weight == 1.0)
-        candidates = [int(i) for i in top if fused[i] > 0]
-        similarity = self._similarities(query, candidates)
-        results = []
-        for index, similar in zip(candidates, similarity, strict=True):
-            # A smooth squash keeps the order of strong candidates (a hard cap at 1.0 would
-            # tie them) while giving a confidence in [0, 1).
-            score = (1 - t.fuzz_weight) * math.tanh(float(fused[index]) * t.bm25_scale)
-            score += t.fuzz_weight * similar
-            results.append(Match(self.kb.entries[index], round(score, 6)))
-        results.sort(key=lambda m: -m.score)
-        return results[:limit]
+        top = top[np.argsort(-fused[top], kind="stable")]
+        ranked = [(int(i), float(fused[i])) for i in top if fused[i] > 0]
+        if not ranked:
+            return [], RankingFeatures.of(0.0, 0.0, 0.0, False, len(query.norm))
+        first = ranked[0][0]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        features = RankingFeatures.of(
+            ranked[0][1],
+            second,
+            float(cosine[first]),
+            int(np.argmax(cosine)) == first,
+            len(query.norm.replace(" ", "")),
+        )
+        return ranked[:limit], features
 
-    def _similarities(self, query: str, candidates: list[int]) -> list[float]:
-        """For each candidate entry, how closely its best phrasing reads like the question
-        (rapidfuzz over segmented text, one vectorized call for all candidates)."""
-        if not query or not candidates or self.tuning.fuzz_weight == 0:
-            return [0.0] * len(candidates)
-        texts = [text for i in candidates for text in self._texts[i]]
-        owners = np.repeat(np.arange(len(candidates)), [len(self._texts[i]) for i in candidates])
-        scores = process.cdist([query], texts, scorer=fuzz.token_set_ratio, workers=1)[0]
-        best = np.zeros(len(candidates), dtype=np.float32)
-        np.maximum.at(best, owners, scores)
-        return [float(v) / 100 for v in best]
+    def rank(self, question: str, limit: int = 3) -> list[Match]:
+        """Entries best first, with a fused score in [0, 1)."""
+        ranked, _ = self._ranked(self._index, self._query(question), limit)
+        return [Match(self.kb.entries[i], round(score, 6)) for i, score in ranked]
 
+    # --- confidence ------------------------------------------------------------------------
+    def _calibrate(self) -> Calibration:
+        """Hold each entry's phrasings out in turn (k folds), rank them against an index
+        built without them, and fit the confidence on (features, first answer right)."""
+        t = self.tuning
+        folds: list[list[set[int]]] = [[set() for _ in self.kb.entries] for _ in range(t.folds)]
+        probes: list[list[tuple[int, int]]] = [[] for _ in range(t.folds)]
+        for index, entry in enumerate(self.kb.entries):
+            numbers = list(range(1, len(entry.texts)))  # the canonical question stays in
+            random.Random(entry.id).shuffle(numbers)
+            for position, number in enumerate(numbers):
+                folds[position % t.folds][index].add(number)
+                probes[position % t.folds].append((index, number))
+        total = sum(len(p) for p in probes)
+        keep = min(1.0, t.max_calibration_pairs / max(1, total))
+        features, right = [], []
+        for fold, held_out in enumerate(folds):
+            sample = probes[fold]
+            if keep < 1.0:
+                sample = random.Random(fold).sample(sample, int(len(sample) * keep))
+            if not sample:
+                continue
+            index = self._build_index(held_out)
+            for entry_index, number in sample:
+                entry = self.kb.entries[entry_index]
+                ranked, feature = self._ranked(index, self._known_query(entry_index, number), 1)
+                cited = set(self.kb.entries[ranked[0][0]].articles) if ranked else set()
+                features.append(feature)
+                right.append(bool(cited & set(entry.articles)))
+        return Calibration(features, right, t.target_precision)
+
+    @property
+    def answer_threshold(self) -> float:
+        return self.calibration.threshold
+
+    def confidence(self, question: str) -> float:
+        _, features = self._ranked(self._index, self._query(question), 1)
+        return self.calibration.probability(features)
+
+    # --- deciding --------------------------------------------------------------------------
     def match(self, question: str) -> MatchResult:
-        """Decide what to do with a question: answer, suggest, redirect or admit ignorance."""
+        """Decide what to do with a question: a safety route first, then answer, suggest,
+        redirect or admit ignorance. Never raises on any text."""
         t = self.tuning
         compact = normalize(question).replace(" ", "") or question.strip().lower()
-        matches = self.rank(question)
-        best = matches[0].score if matches else 0.0
-        area = self.scope.decide(self.scope.signal(compact), best >= t.answer_threshold)
+        ranked, features = self._ranked(self._index, self._query(question), 3)
+        matches = tuple(Match(self.kb.entries[i], round(score, 6)) for i, score in ranked)
+        confidence = self.calibration.probability(features) if matches else 0.0
+        sure = confidence >= self.calibration.threshold
+        route = self.safety.route(compact)
+        if route is not None:
+            follow_up = matches if route.follow_up and self._mentions_law(compact) else ()
+            return MatchResult(question, SAFETY, follow_up, route.name, confidence)
+        area = self.scope.decide(self.scope.signal(compact), sure)
         if area == CHITCHAT:
             return MatchResult(question, CHITCHAT_STATUS, (), CHITCHAT)
         if area is not None:
             return MatchResult(question, OUT_OF_SCOPE, (), area)
-        if not self._mentions_law(compact):
+        if not matches or not self._mentions_law(compact):
             return MatchResult(question, NONE, ())
-        clear_lead = len(matches) == 1 or best - matches[1].score >= t.margin
-        if best >= t.answer_threshold and clear_lead:
-            return MatchResult(question, ANSWERED, tuple(matches))
-        if best >= t.suggest_threshold:
-            return MatchResult(question, SUGGEST, tuple(matches))
-        return MatchResult(question, NONE, ())
+        if sure:
+            return MatchResult(question, ANSWERED, matches, confidence=confidence)
+        if matches[0].score >= t.suggest_threshold:
+            return MatchResult(question, SUGGEST, matches, confidence=confidence)
+        return MatchResult(question, NONE, (), confidence=confidence)
 
     def _mentions_law(self, compact: str) -> bool:
         """Whether the question shares any legal term's bigram with the knowledge base.
         Without one, a high score is an accident of wording (a short question about
         cooking can share two characters with an answer about leases)."""
         return any(compact[i : i + 2] in self._lexicon for i in range(len(compact) - 1))
+
