@@ -26,14 +26,13 @@ class RankingFeatures:
     margin: float  # its lead over the second
     similarity: float  # the TF-IDF cosine of the question with the first answer's entry
     agree: float  # 1.0 when the TF-IDF model ranks the same entry first
-    length: float  # log of the question's length in characters
 
     def vector(self) -> list[float]:
-        return [self.top, self.margin, self.similarity, self.agree, self.length]
+        return [self.top, self.margin, self.similarity, self.agree]
 
     @staticmethod
-    def of(top: float, second: float, similarity: float, agree: bool, chars: int):
-        return RankingFeatures(top, top - second, similarity, float(agree), math.log1p(chars))
+    def of(top: float, second: float, similarity: float, agree: bool) -> RankingFeatures:
+        return RankingFeatures(top, top - second, similarity, float(agree))
 
 
 def threshold_for_precision(probabilities: np.ndarray, right: np.ndarray, target: float) -> float:

@@ -338,14 +338,14 @@ class Matcher:
     ) -> tuple[list[tuple[int, float]], RankingFeatures]:
         """The best entries (index, fused score) and the features the confidence reads."""
         if not query.words and not query.grams and len(query.vector[0]) == 0:
-            return [], RankingFeatures.of(0.0, 0.0, 0.0, False, len(query.norm))
+            return [], RankingFeatures.of(0.0, 0.0, 0.0, False)
         fused, cosine = self._scores(index, query)
         count = min(max(limit, 2), len(fused))
         top = np.argpartition(-fused, count - 1)[:count]
         top = top[np.argsort(-fused[top], kind="stable")]
         ranked = [(int(i), float(fused[i])) for i in top if fused[i] > 0]
         if not ranked:
-            return [], RankingFeatures.of(0.0, 0.0, 0.0, False, len(query.norm))
+            return [], RankingFeatures.of(0.0, 0.0, 0.0, False)
         first = ranked[0][0]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
         features = RankingFeatures.of(
@@ -353,7 +353,6 @@ class Matcher:
             second,
             float(cosine[first]),
             int(np.argmax(cosine)) == first,
-            len(query.norm.replace(" ", "")),
         )
         return ranked[:limit], features
 
@@ -411,11 +410,13 @@ class Matcher:
         matches = tuple(Match(self.kb.entries[i], round(score, 6)) for i, score in ranked)
         confidence = self.calibration.probability(features) if matches else 0.0
         sure = confidence >= self.calibration.threshold
-        route = self.safety.route(compact)
+        route = self.safety.route(compact, before_scope=True)
         if route is not None:
-            follow_up = matches if route.follow_up and self._mentions_law(compact) else ()
-            return MatchResult(question, SAFETY, follow_up, route.name, confidence)
+            return self._safety_result(question, compact, route, matches, confidence)
         area = self.scope.decide(self.scope.signal(compact), sure)
+        route = None if area else self.safety.route(compact, before_scope=False)
+        if route is not None:
+            return self._safety_result(question, compact, route, matches, confidence)
         if area == CHITCHAT:
             return MatchResult(question, CHITCHAT_STATUS, (), CHITCHAT)
         if area is not None:
@@ -427,6 +428,11 @@ class Matcher:
         if matches[0].score >= t.suggest_threshold:
             return MatchResult(question, SUGGEST, matches, confidence=confidence)
         return MatchResult(question, NONE, (), confidence=confidence)
+
+    def _safety_result(self, question, compact, route, matches, confidence) -> MatchResult:
+        """The safety message comes first; Civil Code entries may follow it."""
+        follow_up = matches if route.follow_up and self._mentions_law(compact) else ()
+        return MatchResult(question, SAFETY, follow_up, route.name, confidence)
 
     def _mentions_law(self, compact: str) -> bool:
         """Whether the question shares any legal term's bigram with the knowledge base.

@@ -17,6 +17,7 @@ class SafetyRoute:
     name: str
     message: str
     follow_up: bool  # whether Civil Code entries may follow the message
+    before_scope: bool  # checked before the out-of-scope areas (True) or after them
     any_terms: tuple[str, ...]
     all_of: tuple[tuple[tuple[str, ...], ...], ...]
 
@@ -39,6 +40,7 @@ class SafetyRules:
                 name=raw["name"],
                 message=raw["message"].strip(),
                 follow_up=bool(raw.get("follow_up", False)),
+                before_scope=bool(raw.get("before_scope", True)),
                 any_terms=tuple(str(t) for t in raw.get("any", [])),
                 all_of=tuple(
                     tuple(tuple(str(t) for t in group) for group in combo) for combo in raw.get("all_of", [])
@@ -48,9 +50,10 @@ class SafetyRules:
         ]
         return cls(routes)
 
-    def route(self, text: str) -> SafetyRoute | None:
-        """The first route (in file order: fraud first) whose terms `text` contains."""
+    def route(self, text: str, before_scope: bool = True) -> SafetyRoute | None:
+        """The first route (in file order: fraud first) of the given stage whose terms
+        `text` contains."""
         for route in self.routes:
-            if route.applies(text):
+            if route.before_scope == before_scope and route.applies(text):
                 return route
         return None
