@@ -62,6 +62,8 @@ class MatchResult:
     matches: tuple[Match, ...] = ()
     area: str | None = None  # out_of_scope / chitchat: which area; safety: which route
     confidence: float = 0.0  # calibrated probability that the first match is right
+    sure: bool = False  # confidence reaches the derived answer threshold
+    notice: str = ""  # safety: the message to show before anything else
 
     @property
     def best(self) -> Match | None:
@@ -424,7 +426,7 @@ class Matcher:
         if not matches or not self._mentions_law(compact):
             return MatchResult(question, NONE, ())
         if sure:
-            return MatchResult(question, ANSWERED, matches, confidence=confidence)
+            return MatchResult(question, ANSWERED, matches, confidence=confidence, sure=True)
         if matches[0].score >= t.suggest_threshold:
             return MatchResult(question, SUGGEST, matches, confidence=confidence)
         return MatchResult(question, NONE, (), confidence=confidence)
@@ -432,7 +434,8 @@ class Matcher:
     def _safety_result(self, question, compact, route, matches, confidence) -> MatchResult:
         """The safety message comes first; Civil Code entries may follow it."""
         follow_up = matches if route.follow_up and self._mentions_law(compact) else ()
-        return MatchResult(question, SAFETY, follow_up, route.name, confidence)
+        sure = confidence >= self.calibration.threshold
+        return MatchResult(question, SAFETY, follow_up, route.name, confidence, sure, route.message)
 
     def _mentions_law(self, compact: str) -> bool:
         """Whether the question shares any legal term's bigram with the knowledge base.
