@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, select
@@ -119,7 +118,7 @@ def test_chitchat_gets_a_friendly_reply_with_the_menu(harness: Harness):
 def test_suggestions_can_be_picked_or_rejected(harness: Harness, engine, monkeypatch):
     matcher = harness.services.faq.matcher
     # Nothing is confident enough to answer outright: every match becomes a suggestion.
-    monkeypatch.setattr(matcher, "tuning", replace(matcher.tuning, answer_threshold=2.0))
+    monkeypatch.setattr(matcher.calibration, "threshold", 2.0)
     question = "离婚冷静期是多少天"
     replies = harness.say("wes", question)
     assert replies[0].text == "您是想问以下哪个问题？"
