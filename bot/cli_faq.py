@@ -32,6 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         choices=("tune", "check", "all"),
         help="只评估一半（按 id 的 sha1 奇偶划分）；默认有 id 时分别列出 tune、check 和全部",
     )
+    evaluate.add_argument("--dir", help="问答库目录（默认为内置的 faq/data）")
     evaluate.add_argument(
         "--misses", type=int, default=30, help="最多列出多少条 tune 半的未命中（默认 30）"
     )
@@ -46,10 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     gaps.set_defaults(func=cmd_faq_gaps)
 
 
-def _store():
+def _store(data_dir: str | None = None):
     from faq.store import FaqStore
 
-    return FaqStore()
+    return FaqStore(data_dir) if data_dir else FaqStore()
 
 
 def result_json(result) -> dict:
@@ -115,7 +116,7 @@ def cmd_faq_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"无法读取评估文件：{exc}", file=sys.stderr)
         return 2
     halves = [args.half] if args.half else [*HALVES, ALL] if has_halves(items) else [ALL]
-    matcher = _store().matcher
+    matcher = _store(args.dir).matcher
     for half in halves:
         report = evaluate(matcher, select_half(items, half))
         print(f"== {half} ==\n{report.summary()}\n")

@@ -293,9 +293,7 @@ def _conclusion_problems(answer: str) -> list[str]:
     if len(lines) < 2:
         return ["answer 第一行应为一句话结论，后面再分行说明"]
     if len(conclusion) > MAX_CONCLUSION_CHARS:
-        return [f"answer 第一行（结论）超过 {MAX_CONCLUSION_CHARS} 字"]
-    if len(SENTENCE_END.findall(conclusion.rstrip("。！？!?"))) > 0:
-        return ["answer 第一行（结论）应只有一句话"]
+        return [f"answer 第一行（结论）有 {len(conclusion)} 字，超过 {MAX_CONCLUSION_CHARS} 字"]
     return []
 
 

@@ -72,10 +72,3 @@ class TextVectors:
         weights = (1.0 + np.log(tf)) * idf[indices]
         return indices, weights / np.linalg.norm(weights)
 
-
-def cosines(centroids_t: sparse.csr_matrix, vector: Vector) -> np.ndarray:
-    """Cosine of a question's vector with every class centroid."""
-    indices, weights = vector
-    if len(indices) == 0:
-        return np.zeros(centroids_t.shape[1], dtype=np.float64)
-    return centroids_t[indices].T @ weights
