@@ -80,7 +80,7 @@ class Tuning:
     keyword_boost: int = 2
     word_weight: float = 0.3
     bigram_weight: float = 0.7
-    vector_weight: float = 0.5  # the TF-IDF centroid signal, relative to BM25's 1.0
+    vector_weight: float = 0.25  # the TF-IDF centroid signal, relative to BM25's 1.0
     suggest_threshold: float = 0.25
     expansion_weight: float = 0.3
     bm25_scale: float = 1.2
@@ -387,10 +387,12 @@ class Matcher:
         matches = tuple(Match(self.kb.entries[i], round(score, 6)) for i, score in ranked)
         confidence = self.calibration.probability(features) if matches else 0.0
         sure = confidence >= self.calibration.threshold
+        area = self.scope.decide(self.scope.signal(compact), sure)
         route = self.safety.route(compact, before_scope=True)
         if route is not None:
-            return self._safety_result(question, compact, route, matches, confidence)
-        area = self.scope.decide(self.scope.signal(compact), sure)
+            # An emergency comes first; Civil Code entries follow only a civil question.
+            follow_up = () if area else matches
+            return self._safety_result(question, compact, route, follow_up, confidence)
         route = None if area else self.safety.route(compact, before_scope=False)
         if route is not None:
             return self._safety_result(question, compact, route, matches, confidence)
