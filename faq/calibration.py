@@ -24,15 +24,18 @@ class RankingFeatures:
 
     top: float  # fused score of the first answer
     margin: float  # its lead over the second
+    rival_margin: float  # its lead over the best entry citing none of its articles
     similarity: float  # the TF-IDF cosine of the question with the first answer's entry
     agree: float  # 1.0 when the TF-IDF model ranks the same entry first
 
     def vector(self) -> list[float]:
-        return [self.top, self.margin, self.similarity, self.agree]
+        return [self.top, self.margin, self.rival_margin, self.similarity, self.agree]
 
     @staticmethod
-    def of(top: float, second: float, similarity: float, agree: bool) -> RankingFeatures:
-        return RankingFeatures(top, top - second, similarity, float(agree))
+    def of(
+        top: float, second: float, rival: float, similarity: float, agree: bool
+    ) -> RankingFeatures:
+        return RankingFeatures(top, top - second, top - rival, similarity, float(agree))
 
 
 def threshold_for_precision(probabilities: np.ndarray, right: np.ndarray, target: float) -> float:
