@@ -49,9 +49,9 @@ class ScopeRules:
     @staticmethod
     def decide(signal: ScopeSignal, confident_civil_answer: bool) -> str | None:
         """The area to redirect to, or None to treat the question as a civil one. A strong
-        term redirects unless civil terms match the area's score; weak terms redirect a
-        question with no civil term (one weak term only when no civil answer is confident),
-        and outvote civil terms only when no civil answer is confident."""
+        term redirects unless civil terms match the area's score; weak terms alone redirect
+        only a question with no civil term (a single weak term only when no civil answer is
+        confident): 公司 and 老板 are everyday words of civil disputes too."""
         if signal.area is None:
             return None
         if signal.area == CHITCHAT:
@@ -59,7 +59,5 @@ class ScopeRules:
         if signal.strong and signal.score > signal.civil:
             return signal.area
         if signal.civil == 0 and (signal.score >= 2 or not confident_civil_answer):
-            return signal.area
-        if signal.score > signal.civil and not confident_civil_answer:
             return signal.area
         return None
