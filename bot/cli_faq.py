@@ -57,6 +57,7 @@ def result_json(result) -> dict:
     return {
         "question": result.question,
         "status": result.status,
+        "confidence": round(result.confidence, 4),
         "answers": [
             {
                 "id": m.entry.id,

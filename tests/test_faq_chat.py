@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from sqlmodel import Session, select
@@ -188,3 +189,25 @@ def test_ask_prints_the_answer_as_a_resident_sees_it(tmp_path):
     )
     assert result.returncode == 0
     assert "第1077条" in result.stdout or "您是想问" in result.stdout
+
+
+def test_an_answer_reads_conclusion_first_then_lines_next_step_articles_disclaimer(
+    faq_store: FaqStore,
+):
+    from handlers.faq import DISCLAIMER, answer_text
+
+    entry = replace(
+        faq_store.kb.entries[0],
+        answer="要赔。\n楼上的住户弄坏了您的东西，要照价赔。\n先拍照留好证据。",
+        next_step="先找社区人民调解委员会调解；调解不成可点「咨询法律顾问」或拨打12348。",
+    )
+    text = answer_text(entry)
+    order = [
+        text.index("✅ 要赔。"),
+        text.index("楼上的住户"),
+        text.index("先拍照"),
+        text.index("👉 下一步：先找社区"),
+        text.index("📘 依据"),
+        text.index(DISCLAIMER),
+    ]
+    assert order == sorted(order)
