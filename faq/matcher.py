@@ -93,15 +93,20 @@ class Tuning:
     max_calibration_pairs: int = 3000
 
 
-def _occurs_in_at_least(term: str, documents: list[str], count: int) -> bool:
-    """Whether `term` occurs in `count` documents (stops as soon as it does)."""
-    found = 0
-    for document in documents:
-        if term in document:
-            found += 1
-            if found >= count:
-                return True
-    return False
+def _occurs_in_at_least(term: str, joined: str, count: int) -> bool:
+    """Whether `term` occurs in `count` of the documents in `joined` (documents separated
+    by newlines); at most one hit per document, and it stops as soon as it has `count`."""
+    found, start = 0, 0
+    while found < count:
+        hit = joined.find(term, start)
+        if hit < 0:
+            return False
+        found += 1
+        end = joined.find("\n", hit)
+        if end < 0:
+            return found >= count
+        start = end + 1
+    return True
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,7 @@ class Matcher:
         documents = [
             normalize(" ".join((*e.texts, *e.keywords))).replace(" ", "") for e in kb.entries
         ]
+        joined = "\n".join(documents)
         needed = min(self.tuning.min_term_entries, max(1, len(documents) // 20))
         shared = []
         for key, terms in kb.vocabulary.items():
@@ -239,7 +245,7 @@ class Matcher:
                 term
                 for term in terms
                 if (compact := normalize(term).replace(" ", "")) not in compact_key
-                and _occurs_in_at_least(compact, documents, needed)
+                and _occurs_in_at_least(compact, joined, needed)
             )
             if kept:
                 shared.append((compact_key, kept))
