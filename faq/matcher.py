@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from faq.bm25 import BM25, Terms, TermSpace, count_matrix, stack
+from faq.bm25 import BM25, Terms, TermSpace, count_matrix, stack, weighted_rows
 from faq.calibration import Calibration, RankingFeatures
 from faq.kb import Entry, KnowledgeBase
 from faq.scope import CHITCHAT, ScopeRules
@@ -321,8 +321,18 @@ class Matcher:
         """The best entries (index, fused score) and the features the confidence reads."""
         if not len(query.words[0]) and not len(query.grams[0]) and not len(query.vector[0]):
             return [], RankingFeatures.of(0.0, 0.0, 0.0, 0.0, False)
-        fused, cosine = self._scores(index, [query])
-        return self._top(fused[0], cosine[0], limit)
+        fused, cosine = self._score_one(index, query)
+        return self._top(fused, cosine, limit)
+
+    def _score_one(self, index: _Index, query: _Query) -> tuple[np.ndarray, np.ndarray]:
+        """The same scores as `_scores` for one query, without building matrices."""
+        t = self.tuning
+        lexical = t.word_weight * index.words.score(query.words)
+        lexical += t.bigram_weight * index.grams.score(query.grams)
+        lexical = np.tanh(lexical * t.bm25_scale)
+        cosine = weighted_rows(index.centroids, query.vector, len(self.kb))
+        fused = (lexical + t.vector_weight * cosine) / (1 + t.vector_weight)
+        return fused, cosine
 
     def _top(
         self, fused: np.ndarray, cosine: np.ndarray, limit: int
