@@ -54,19 +54,24 @@ PARAPHRASE_TABLE = [
 
 
 @pytest.mark.parametrize(("question", "expected"), PARAPHRASE_TABLE)
-def test_paraphrase_table_ranks_the_right_entry_first(faq_store: FaqStore, question, expected):
+def test_paraphrase_table_has_the_right_entry_in_the_first_three(
+    faq_store: FaqStore, question, expected
+):
     result = faq_store.matcher.match(question)
     ids = [m.entry.id for m in result.matches]
-    assert ids and ids[0] in expected, (result.status, ids)
+    assert set(ids[:3]) & expected, (result.status, ids)
 
 
-def test_most_of_the_paraphrase_table_is_answered_outright(faq_store: FaqStore):
+def test_paraphrase_table_meets_the_contract_figures(faq_store: FaqStore):
+    """The issue's targets on this table: top-1 >= 0.85, answered outright and right >= 0.65."""
     results = [faq_store.matcher.match(q) for q, _ in PARAPHRASE_TABLE]
-    outright = [
-        r for r, (_, expected) in zip(results, PARAPHRASE_TABLE, strict=True)
-        if r.status == ANSWERED and r.matches[0].entry.id in expected
+    first = [
+        bool(r.matches) and r.matches[0].entry.id in expected
+        for r, (_, expected) in zip(results, PARAPHRASE_TABLE, strict=True)
     ]
-    assert len(outright) >= 0.65 * len(PARAPHRASE_TABLE)
+    outright = [f and r.status == ANSWERED for f, r in zip(first, results, strict=True)]
+    assert sum(first) >= 0.85 * len(PARAPHRASE_TABLE)
+    assert sum(outright) >= 0.65 * len(PARAPHRASE_TABLE)
 
 
 # --- calibration -----------------------------------------------------------------------
