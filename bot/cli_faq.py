@@ -104,6 +104,10 @@ def cmd_kb_check(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"问答库检查通过：{len(kb)} 条问答，{phrasings} 个问法，{len(kb.vocabulary)} 个词汇映射（{books}）。"
     )
+    if kb.warnings:
+        print(f"另有 {len(kb.warnings)} 个提醒（旧格式条目，迁移完成后将成为错误）：")
+        for warning in kb.warnings[:10]:
+            print(f"  • {warning}")
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from faq import kb as kb_module
 from faq.kb import DATA_DIR, article_number, check, load_kb
 from faq.store import FaqStore, check_drop
 
@@ -108,11 +109,17 @@ def test_an_empty_book_file_is_refused(data: Path, content: str):
     assert any("property.yaml" in p and "空" in p for p in problems), problems
 
 
-def test_a_missing_next_step_is_a_warning_while_the_migration_lasts(data: Path):
-    kb = load_kb(data)
-    if all(e.next_step for e in kb.entries):
-        pytest.skip("every entry has next_step: the rule is an error now (REQUIRE_NEXT_STEP)")
-    assert any("缺少 next_step" in w for w in kb.warnings)
+@pytest.mark.parametrize("required", [False, True])
+def test_a_missing_next_step_is_a_warning_until_required(data: Path, monkeypatch, required):
+    monkeypatch.setattr(kb_module, "REQUIRE_NEXT_STEP", required)
+    _write(data, _entry("pr-test-old-format", GOOD_ANSWER, None, "1165"))
+    problems = check(data)
+    missing = [p for p in problems if "pr-test-old-format" in p and "缺少 next_step" in p]
+    if required:
+        assert missing
+    else:
+        assert not missing
+        assert any("pr-test-old-format" in w for w in load_kb(data).warnings)
 
 
 def _small_data(tmp_path: Path) -> Path:
