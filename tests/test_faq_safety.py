@@ -104,3 +104,17 @@ def test_civil_questions_mentioning_hukou_or_dibao_are_not_refused(
 
 def test_out_of_scope_chat_reply_names_the_hotline(harness: Harness):
     assert "12366" in texts(harness.say("amy", OUT_OF_SCOPE[1][0]))
+
+
+NOT_EMERGENCIES = [
+    "朋友找我借了两万块钱一直不还，我感觉被他骗了",
+    "被人骗着签了合同能撤销吗",
+    "老公打牌输了钱欠了债，我要还吗",
+    "网购买到的衣服质量不好能退吗",
+]
+
+
+@pytest.mark.parametrize("question", NOT_EMERGENCIES)
+def test_civil_questions_with_alarming_words_are_not_emergencies(faq_store: FaqStore, question):
+    result = faq_store.matcher.match(question)
+    assert result.status in ("answered", "suggest"), (result.status, result.area)
