@@ -26,9 +26,9 @@ SHORT_PHRASING_CHARS = 12
 MIN_SHORT_PHRASINGS = 2
 MAX_CONCLUSION_CHARS = 60
 MAX_NEXT_STEP_CHARS = 120
-# While the knowledge-base branches move entries to that format, an entry without
-# `next_step` is a warning; set to True once every file has it, and it becomes an error.
-REQUIRE_NEXT_STEP = False
+# Every entry must have `next_step` (the migration of all books to the resident-facing
+# format is complete). Set to False only to let a half-migrated folder load with warnings.
+REQUIRE_NEXT_STEP = True
 # A reload that would drop more than this share of the entries in service is refused
 # unless forced (a half-saved or truncated file must not take answers away).
 MAX_RELOAD_DROP = 0.10
