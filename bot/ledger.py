@@ -33,6 +33,7 @@ class Kind(StrEnum):
     FAQ_UNANSWERED = "faq_unanswered"  # ref "suggest_rejected": 都不是 under suggestions
     FAQ_OUT_OF_SCOPE = "faq_out_of_scope"
     FAQ_CHITCHAT = "faq_chitchat"
+    FAQ_SAFETY = "faq_safety"  # answered with a safety route first (110/96110, 12315 …)
     FAQ_VIEW = "faq_view"
     FAQ_ARTICLE = "faq_article"
     FEEDBACK_HELPFUL = "feedback_helpful"

@@ -23,6 +23,7 @@ class MatchStatus(StrEnum):
     NONE = "none"
     OUT_OF_SCOPE = "out_of_scope"
     CHITCHAT = "chitchat"
+    SAFETY = "safety"  # fraud in progress, domestic violence, consumer: who to call first
 
 
 class OutboxStatus(StrEnum):

@@ -19,6 +19,7 @@ class ScopeSignal:
     area: str | None  # 刑事 / 劳动 / 行政 / 税务 / 闲聊 with the highest score, or None
     score: int  # 2 per strong term of that area, 1 per weak term
     civil: int  # civil terms found
+    strong: int = 0  # strong terms of that area found
 
 
 class ScopeRules:
@@ -37,22 +38,26 @@ class ScopeRules:
     def signal(self, text: str) -> ScopeSignal:
         """The out-of-scope area that `text` (normalized, no spaces) names most strongly."""
         civil = sum(term in text for term in self.civil_guard)
-        best: tuple[int, str | None] = (0, None)
+        best: tuple[int, str | None, int] = (0, None, 0)
         for name, (strong, weak) in self.areas.items():
-            score = 2 * sum(term in text for term in strong) + sum(term in text for term in weak)
+            strong_found = sum(term in text for term in strong)
+            score = 2 * strong_found + sum(term in text for term in weak)
             if score > best[0]:
-                best = (score, name)
-        return ScopeSignal(best[1], best[0], civil)
+                best = (score, name, strong_found)
+        return ScopeSignal(best[1], best[0], civil, best[2])
 
     @staticmethod
     def decide(signal: ScopeSignal, confident_civil_answer: bool) -> str | None:
-        """The area to redirect to, or None to treat the question as a civil one."""
+        """The area to redirect to, or None to treat the question as a civil one. A strong
+        term redirects unless civil terms match the area's score; weak terms alone redirect
+        only a question with no civil term (a single weak term only when no civil answer is
+        confident): 公司 and 老板 are everyday words of civil disputes too."""
         if signal.area is None:
             return None
         if signal.area == CHITCHAT:
             return CHITCHAT if signal.civil == 0 else None
-        if signal.score >= 2 and signal.score > signal.civil:
+        if signal.strong and signal.score > signal.civil:
             return signal.area
-        if signal.civil == 0 and not confident_civil_answer:
+        if signal.civil == 0 and (signal.score >= 2 or not confident_civil_answer):
             return signal.area
         return None

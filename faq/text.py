@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 
@@ -147,12 +148,28 @@ def normalize(text: str) -> str:
     return PUNCTUATION.sub(" ", text).strip()
 
 
+_BASE: jieba.Tokenizer | None = None
+_BASE_LOCK = threading.Lock()
+
+
+def _base_dictionary() -> jieba.Tokenizer:
+    """jieba's own dictionary, loaded once per process (about a second to load)."""
+    global _BASE
+    with _BASE_LOCK:
+        if _BASE is None:
+            _BASE = jieba.Tokenizer()
+            _BASE.initialize()
+        return _BASE
+
+
 class Segmenter:
     """A jieba tokenizer of its own (no global state) that knows the given terms."""
 
     def __init__(self, terms: Iterable[str]) -> None:
+        base = _base_dictionary()
         self._jieba = jieba.Tokenizer()
-        self._jieba.initialize()
+        self._jieba.FREQ, self._jieba.total = dict(base.FREQ), base.total
+        self._jieba.initialized = True
         for term in sorted(set(terms)):
             term = normalize(term).replace(" ", "")
             if len(term) >= 2:

@@ -38,6 +38,7 @@ FAQ_KINDS = {
     MatchStatus.NONE: Kind.FAQ_UNANSWERED,
     MatchStatus.OUT_OF_SCOPE: Kind.FAQ_OUT_OF_SCOPE,
     MatchStatus.CHITCHAT: Kind.FAQ_CHITCHAT,
+    MatchStatus.SAFETY: Kind.FAQ_SAFETY,
 }
 
 
@@ -227,9 +228,10 @@ def unanswered(incoming: Incoming, ctx: Context) -> str:
     return "\n".join(lines)
 
 
-@router.command("reload", help="重新加载问答库", roles=STAFF_ROLES)
+@router.command("reload", help="重新加载问答库（/reload force 允许大量删减）", roles=STAFF_ROLES)
 def reload(incoming: Incoming, ctx: Context) -> str:
-    problems = ctx.services.faq.reload()
+    force = incoming.command()[1].strip() == "force"
+    problems = ctx.services.faq.reload(force=force)
     if problems:
         listed = "\n".join(f"• {p}" for p in problems[:10])
         return f"问答库有 {len(problems)} 个问题，未替换，仍使用原来的问答库：\n{listed}"

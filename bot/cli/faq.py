@@ -24,25 +24,41 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     faq = commands.add_parser("faq", help="问答效果评估与完善")
     faq_commands = faq.add_subparsers(dest="faq_command", metavar="操作", required=True)
-    evaluate = faq_commands.add_parser("eval", help="在标注好的问题集上计算 hit@1 / hit@3")
-    evaluate.add_argument("file", help="JSON lines：question, in_scope, articles")
-    evaluate.add_argument("--misses", type=int, default=30, help="最多列出多少条未命中（默认 30）")
+    evaluate = faq_commands.add_parser(
+        "eval", help="在标注好的问题集上计算 hit@1 / top-1 / hit@3 / 直接回答率与准确率"
+    )
+    evaluate.add_argument("file", help="JSON lines：id, question, in_scope, articles")
+    evaluate.add_argument(
+        "--half",
+        choices=("tune", "check", "all"),
+        help="只评估一半（按 id 的 sha1 奇偶划分）；默认有 id 时分别列出 tune、check 和全部",
+    )
+    evaluate.add_argument("--dir", help="问答库目录（默认为内置的 faq/data）")
+    evaluate.add_argument(
+        "--misses", type=int, default=30, help="最多列出多少条 tune 半的未命中（默认 30）"
+    )
+    evaluate.add_argument(
+        "--unblind-check-misses",
+        action="store_true",
+        help="也列出 check 半的未命中（会破坏验证协议，仅供最终审阅，见 docs/FAQ-EVALUATION.md）",
+    )
     evaluate.set_defaults(func=cmd_faq_eval)
     gaps = faq_commands.add_parser("gaps", help="列出未解答和被评为“没帮助”的问题")
     gaps.add_argument("--limit", type=int, default=50)
     gaps.set_defaults(func=cmd_faq_gaps)
 
 
-def _store():
+def _store(data_dir: str | None = None):
     from faq.store import FaqStore
 
-    return FaqStore()
+    return FaqStore(data_dir) if data_dir else FaqStore()
 
 
 def result_json(result) -> dict:
     return {
         "question": result.question,
         "status": result.status,
+        "confidence": round(result.confidence, 4),
         "answers": [
             {
                 "id": m.entry.id,
@@ -89,11 +105,15 @@ def cmd_kb_check(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"问答库检查通过：{len(kb)} 条问答，{phrasings} 个问法，{len(kb.vocabulary)} 个词汇映射（{books}）。"
     )
+    if kb.warnings:
+        print(f"另有 {len(kb.warnings)} 个提醒（旧格式条目，迁移完成后将成为错误）：")
+        for warning in kb.warnings[:10]:
+            print(f"  • {warning}")
     return 0
 
 
 def cmd_faq_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from faq.evaluate import evaluate, read_jsonl
+    from faq.evaluate import ALL, HALVES, TUNE, evaluate, has_halves, read_jsonl, select_half
 
     try:
         with open(args.file, encoding="utf-8") as handle:
@@ -101,19 +121,31 @@ def cmd_faq_eval(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError) as exc:
         print(f"无法读取评估文件：{exc}", file=sys.stderr)
         return 2
-    report = evaluate(_store().matcher, items)
-    print(report.summary())
-    if report.misses and args.misses:
-        print(f"\nmisses (first {min(args.misses, len(report.misses))} of {len(report.misses)}):")
-        for item, result in report.misses[: args.misses]:
-            got = ", ".join(
-                f"{m.entry.id}{list(m.entry.articles)}:{m.score:.2f}" for m in result.matches
-            )
-            print(
-                f"- {item.get('id', '')} [{result.status}] want {item.get('articles')} got {got or '-'}"
-            )
-            print(f"    {item['question'][:100]}")
+    halves = [args.half] if args.half else [*HALVES, ALL] if has_halves(items) else [ALL]
+    matcher = _store(args.dir).matcher
+    for half in halves:
+        report = evaluate(matcher, select_half(items, half))
+        print(f"== {half} ==\n{report.summary()}\n")
+        blind = half != TUNE and has_halves(items) and not args.unblind_check_misses
+        if blind:
+            if report.misses:
+                print(f"({len(report.misses)} misses in the {half} half are counted, not shown)\n")
+            continue
+        _print_misses(report.misses, args.misses)
     return 0
+
+
+def _print_misses(misses: list, limit: int) -> None:
+    if not misses or not limit:
+        return
+    print(f"misses (first {min(limit, len(misses))} of {len(misses)}):")
+    for item, result in misses[:limit]:
+        got = ", ".join(
+            f"{m.entry.id}{list(m.entry.articles)}:{m.score:.2f}" for m in result.matches
+        )
+        print(f"- {item.get('id', '')} [{result.status}] want {item.get('articles')} got {got or '-'}")
+        print(f"    {item['question'][:100]}")
+    print()
 
 
 def cmd_faq_gaps(args: argparse.Namespace, settings: Settings) -> int:

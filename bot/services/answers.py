@@ -17,6 +17,7 @@ DISCLAIMER = (
     "ℹ️ 以上是一般性法律知识，不是针对您具体情况的法律意见。情况复杂时，请咨询街道法律顾问。"
 )
 SUGGEST_TEXT = "您是想问以下哪个问题？"
+FOLLOW_UP_TEXT = "您可能还想了解《民法典》的这些规定："
 NONE_TEXT = (
     "抱歉，这个问题我暂时没有把握回答，已记录下来供工作人员完善问答库。\n"
     "您可以把具体情况提交给街道法律顾问，也可以拨打 12348 公共法律服务热线。"
@@ -38,7 +39,13 @@ def articles_line(entry: Entry) -> str:
 
 
 def answer_text(entry: Entry) -> str:
-    return f"❓ {entry.question}\n\n{entry.answer}\n\n{articles_line(entry)}\n\n{DISCLAIMER}"
+    """Conclusion first, then the short lines, the next step, the articles, the disclaimer."""
+    parts = [f"❓ {entry.question}", f"✅ {entry.conclusion}"]
+    if entry.detail_lines:
+        parts.append("\n".join(entry.detail_lines))
+    if entry.next_step:
+        parts.append(f"👉 下一步：{entry.next_step}")
+    return "\n\n".join([*parts, articles_line(entry), DISCLAIMER])
 
 
 def answer_reply(entry: Entry, question_id: int | None = None) -> Reply:
@@ -61,11 +68,27 @@ def result_replies(result: MatchResult, question_id: int | None = None) -> list[
             for m in result.matches[:3]
         )
         return [Reply(SUGGEST_TEXT, (*buttons, Button("都不是", FaqPick(question_id or 0, FaqPick.NONE_OF_THESE).pack())))]
+    if result.status == MatchStatus.SAFETY:
+        return safety_replies(result, question_id)
     if result.status == MatchStatus.OUT_OF_SCOPE:
         return [Reply(OUT_OF_SCOPE_TEXT[result.area], (CONSULT_BUTTON,))]
     if result.status == MatchStatus.CHITCHAT:
         return [Reply(CHITCHAT_TEXT, (BROWSE_BUTTON, CONSULT_BUTTON))]
     return [Reply(NONE_TEXT, (CONSULT_BUTTON, BROWSE_BUTTON))]
+
+
+def safety_replies(result: MatchResult, question_id: int | None = None) -> list[Reply]:
+    """The safety message first; then the Civil Code answer, or choices, when there are any."""
+    replies = [Reply(result.notice, (CONSULT_BUTTON,))]
+    if result.matches and result.sure:
+        replies.append(answer_reply(result.matches[0].entry, question_id))
+    elif result.matches:
+        buttons = tuple(
+            Button(m.entry.question[:60], FaqPick(question_id or 0, m.entry.id).pack())
+            for m in result.matches[:3]
+        )
+        replies.append(Reply(FOLLOW_UP_TEXT, buttons))
+    return replies
 
 
 # --- staff -----------------------------------------------------------------------------------

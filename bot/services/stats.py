@@ -92,6 +92,7 @@ FAQ_QUESTION_KINDS = (
     Kind.FAQ_SUGGESTED,
     Kind.FAQ_UNANSWERED,
     Kind.FAQ_OUT_OF_SCOPE,
+    Kind.FAQ_SAFETY,
 )
 
 
@@ -144,7 +145,7 @@ LEDGER_METRICS: tuple[Metric, ...] = (
     Metric(
         "questions",
         "民法典提问（个）",
-        "直接解答、给出相近问题、未能解答和超出范围的提问之和（不含寒暄）",
+        "直接解答、给出相近问题、未能解答、超出范围和安全提醒的提问之和（不含寒暄）",
         FAQ_QUESTION_KINDS,
         skip=(Kind.FAQ_UNANSWERED, REJECTED),
     ),
@@ -161,6 +162,12 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         "超出民法典范围（次）",
         "刑事、劳动、行政、税务等问题，已引导至相关渠道",
         (Kind.FAQ_OUT_OF_SCOPE,),
+    ),
+    Metric(
+        "safety",
+        "安全提醒（次）",
+        "正在发生的诈骗、家庭暴力或消费纠纷：先告知报警（110、96110）、保护令或 12315 等渠道",
+        (Kind.FAQ_SAFETY,),
     ),
     Metric("chitchat", "寒暄（次）", "问候等非法律问题", (Kind.FAQ_CHITCHAT,)),
     Metric("views", "浏览查看解答（次）", "从浏览、相近问题或法条查询中打开的解答", (Kind.FAQ_VIEW,)),
@@ -209,7 +216,7 @@ OTHER_METRICS: tuple[Metric, ...] = (
 METRICS = {m.key: m for m in (*LEDGER_METRICS, *OTHER_METRICS)}
 SUMMARY_ORDER = (
     "residents", "messages_in", "messages_out", "replies",
-    "questions", "answered", "suggested", "unanswered", "out_of_scope", "chitchat",
+    "questions", "answered", "suggested", "unanswered", "out_of_scope", "safety", "chitchat",
     "views", "answers_shown", "articles", "helpful", "unhelpful",
     "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
     "consult_followup", "consult_rated", "median_answer_hours",

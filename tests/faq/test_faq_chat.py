@@ -120,7 +120,7 @@ def test_chitchat_gets_a_friendly_reply_with_the_menu(harness: Harness):
 def test_suggestions_can_be_picked_or_rejected(harness: Harness, engine, monkeypatch):
     matcher = harness.services.faq.matcher
     # Nothing is confident enough to answer outright: every match becomes a suggestion.
-    monkeypatch.setattr(matcher, "tuning", replace(matcher.tuning, answer_threshold=2.0))
+    monkeypatch.setattr(matcher.calibration, "threshold", 2.0)
     question = "离婚冷静期是多少天"
     replies = harness.say("wes", question)
     assert replies[0].text == "您是想问以下哪个问题？"
@@ -229,3 +229,25 @@ def test_feedback_on_a_browsed_answer_counts_once(harness: Harness, engine, faq_
     with Session(engine) as session:
         kinds = [e.kind for e in session.exec(select(LedgerEvent))]
     assert kinds.count("feedback_unhelpful") == 1
+
+
+def test_an_answer_reads_conclusion_first_then_lines_next_step_articles_disclaimer(
+    faq_store: FaqStore,
+):
+    from bot.services.answers import DISCLAIMER, answer_text
+
+    entry = replace(
+        faq_store.kb.entries[0],
+        answer="要赔。\n楼上的住户弄坏了您的东西，要照价赔。\n先拍照留好证据。",
+        next_step="先找社区人民调解委员会调解；调解不成可点「咨询法律顾问」或拨打12348。",
+    )
+    text = answer_text(entry)
+    order = [
+        text.index("✅ 要赔。"),
+        text.index("楼上的住户"),
+        text.index("先拍照"),
+        text.index("👉 下一步：先找社区"),
+        text.index("📘 依据"),
+        text.index(DISCLAIMER),
+    ]
+    assert order == sorted(order)

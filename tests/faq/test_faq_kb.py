@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from rapidfuzz import fuzz
 
 from bot.testing import CIVIL_CODE, DEV_SET
@@ -57,9 +58,15 @@ def _copy_data(tmp_path: Path) -> Path:
     return target
 
 
+def _first_entry_again(data: Path) -> str:
+    """A valid entry whose id already exists: the first entry of the first book file."""
+    first = yaml.safe_load(sorted((data / "kb").glob("*.yaml"))[0].read_text(encoding="utf-8"))
+    text = yaml.safe_dump([first["entries"][0]], allow_unicode=True, sort_keys=False)
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
 def test_kb_check_names_every_problem(tmp_path: Path, faq_store: FaqStore):
     data = _copy_data(tmp_path)
-    existing = faq_store.kb.entries[0].id
     path = data / "kb" / "broken.yaml"
     entry = (
         "  - id: {id}\n    topic: 测试\n    question: {q}\n    phrasings: [{q}一, {q}二, {q}三]\n"
@@ -68,7 +75,7 @@ def test_kb_check_names_every_problem(tmp_path: Path, faq_store: FaqStore):
     )
     path.write_text(
         "book: 物权\nentries:\n"
-        + entry.format(id=existing, q="重复编号", answer="一个足够长的回答。" * 8, article=1)
+        + _first_entry_again(data)
         + entry.format(id="pr-long", q="太长", answer="很长的回答。" * 120, article=1300)
         + "  - id: Bad_Id\n    topic: 测试\n    question: 缺字段\n    phrasings: [甲, 乙]\n",
         encoding="utf-8",
