@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.testing import REPO
 from faq.evaluate import CHECK, TUNE, Report, half_of, score_item, select_half
 from faq.kb import KnowledgeBase
 from faq.matcher import Match, MatchResult
 from faq.store import FaqStore
-from tests.conftest import REPO
 
 
 def _result(kb: KnowledgeBase, status: str, label: int, right: bool) -> MatchResult:

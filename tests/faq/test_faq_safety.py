@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.testing import Harness, texts
 from faq.matcher import SAFETY
 from faq.store import FaqStore
-from tests.conftest import Harness, texts
 
 FRAUD = [
     "刚才有个自称公安局的人打电话说我涉嫌洗钱，让我把钱转到安全账户",
