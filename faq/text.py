@@ -9,7 +9,9 @@ add the legal terms that the colloquial → legal vocabulary maps to.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -158,8 +160,29 @@ def _base_dictionary() -> jieba.Tokenizer:
     with _BASE_LOCK:
         if _BASE is None:
             _BASE = jieba.Tokenizer()
+            _BASE.tmp_dir = cache_dir()
             _BASE.initialize()
         return _BASE
+
+
+def cache_dir() -> str:
+    """A folder of this user's own for jieba's dictionary cache. jieba's default is one file
+    in the shared temp folder; when another user made it, jieba cannot replace it and prints
+    a traceback on every start."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for folder in (os.path.join(base, "pufa-bot"), _own_temp_folder()):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    return tempfile.mkdtemp(prefix="pufa-jieba-")
+
+
+def _own_temp_folder() -> str:
+    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+    return os.path.join(tempfile.gettempdir(), f"pufa-bot-{user}")
 
 
 class Segmenter:

@@ -19,6 +19,7 @@ from bot.cli._common import UsageError, find_author, open_session, run_guarded
 from bot.config import Settings
 from bot.messages import Attachment
 from bot.models import OutboxStatus, PushStatus, ScheduleStatus
+from bot.parsing import ascii_int
 from bot.timeutil import utcnow
 
 
@@ -210,8 +211,9 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import schedules
 
     raw = str(args.id).lstrip("#")
+    number = ascii_int(raw)
     with open_session(settings) as session:
-        schedule = session.get(Schedule, int(raw)) if raw.isdigit() else None
+        schedule = session.get(Schedule, number) if number is not None else None
         if schedule is None or schedule.status != ScheduleStatus.ACTIVE:
             print(f"没有进行中的定时推送 #{raw}。", file=sys.stderr)
             return 1

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from bot import ledger
 from bot.ledger import Kind
 from bot.models import Activity, User
+from bot.parsing import ascii_int
 from bot.services.periods import Period, PeriodError, parse_date
 from bot.timeutil import utcnow
 
@@ -112,10 +113,9 @@ def clean_title(text: str) -> str:
 
 def clean_attendance(text: str | int) -> int:
     raw = str(text).strip().removesuffix("人次").removesuffix("人")
-    try:
-        number = int(raw)
-    except ValueError:
-        raise ActivityError(f"参与人数应为整数，收到的是“{str(text).strip()[:20]}”。") from None
+    number = ascii_int(raw)
+    if number is None:
+        raise ActivityError(f"参与人数应为整数，收到的是“{str(text).strip()[:20]}”。")
     if number < 0:
         raise ActivityError("参与人数不能为负数。")
     if number > MAX_ATTENDANCE:
@@ -240,9 +240,10 @@ def in_period(session: Session, period: Period | None = None, limit: int | None 
 
 def _id(value: int | str) -> int:
     text = str(value).strip().lstrip("#")
-    if not text.isdigit():
-        raise ActivityError(f"活动编号应为数字，收到的是“{text[:20]}”。")
-    return int(text)
+    number = ascii_int(text)
+    if number is None:
+        raise ActivityError(f"活动编号应为不超过 9 位的数字，收到的是“{text[:20]}”。")
+    return number
 
 
 def _record(session: Session, kind: Kind, activity: Activity, channel: str, user: User | None):

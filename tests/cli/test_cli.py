@@ -121,3 +121,24 @@ def test_report_template_round_trip_through_the_cli(tmp_path):
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("配置错误：PUFA_REPORT_TEMPLATE")
     assert "Traceback" not in missing.stderr
+
+
+def test_ids_and_ages_too_big_for_the_database_are_one_clear_line(tmp_path):
+    checks = [
+        (["activity", "edit", "9" * 30, "--attendance", "5"], "不超过 9 位的数字"),
+        (["activity", "delete", "①"], "活动编号应为"),
+        (["notice", "cancel", "9" * 30], "没有进行中的定时推送"),
+        (["cases", "purge", "--older-than", "9" * 20 + "d"], "不超过 5 位的天数"),
+    ]
+    for args, message in checks:
+        result = run_bot(args, tmp_path)
+        assert result.returncode != 0 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_the_word_cutter_keeps_its_cache_in_the_users_own_folder(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    result = run_bot(["ask", "房东不退押金怎么办"], tmp_path, HOME=str(home), XDG_CACHE_HOME="")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert list((home / ".cache" / "pufa-bot").glob("jieba*.cache"))
