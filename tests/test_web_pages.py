@@ -41,7 +41,7 @@ def test_answering_a_case_reaches_the_residents_console(app, engine, harness):
     csrf = token(client)
     client.post(f"/cases/{number}/claim", data={"csrf": csrf})
     assert case_row(engine, number).status == "claimed"
-    response = client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": "第一段建议。\n第二段：先协商。"})
+    response = client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": "第一段建议。\r\n第二段：先协商。"})
     assert "已答复" in response.text
     received = harness.queued("resident1")
     texts = "\n".join(r.text for r in received)

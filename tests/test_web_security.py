@@ -104,7 +104,7 @@ def test_a_linked_account_whose_chat_role_was_revoked_is_refused_everywhere(app,
 
 def test_every_post_refuses_a_missing_or_forged_csrf_token(app, engine):
     client = client_as(app, engine, "boss", "admin")
-    for method, path, roles in guarded_routes(app):
+    for method, path, _roles in guarded_routes(app):
         if method != "POST":
             continue
         for form in ({}, {"csrf": "forged-token"}):

@@ -133,7 +133,7 @@ async def read_form(request: Request) -> dict | Response:
             if item.filename:
                 form[key] = Upload(item.filename, item.content_type or "", data)
         else:
-            form[key] = item
+            form[key] = item.replace("\r\n", "\n").replace("\r", "\n")  # browsers send CRLF
     return form
 
 
