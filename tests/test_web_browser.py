@@ -132,5 +132,5 @@ def test_staff_is_refused_an_admin_page_and_an_admin_is_not(browser, engine):
     browser.shot("admin-accounts")
     browser.open("/admin/audit")
     browser.wait_for_text("操作记录")
-    assert "login" in browser.text()
+    assert "登录" in browser.text()
     browser.shot("admin-audit")

@@ -245,7 +245,7 @@ def test_admin_adds_an_account_whose_one_time_password_signs_in(app, engine):
     client = TestClient(app)
     assert sign_in(client, "newclerk", password).headers["location"] == "/account/password"
     audit = admin.get("/admin/audit").text
-    assert "account_added" in audit and "boss" in audit
+    assert "新建账号" in audit and "boss" in audit
 
 
 def test_admin_grants_and_revokes_chat_roles(app, engine):

@@ -68,6 +68,7 @@ def create(
     else:
         user = users.get_or_create(session, WEB_CHANNEL, name)
         user.role = role
+        user.display_name = name
     password = one_time_password()
     account = WebAccount(
         name=name, password_hash=HASHER.hash(password), role=role, user_id=user.id, linked=bool(link)
@@ -196,3 +197,33 @@ def stored_secret(session: Session) -> str:
 
 def role_label(role: str | None) -> str:
     return users.ROLE_NAMES.get(role or "", role or "")
+
+
+ACTION_NAMES = {
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出",
+    "password_changed": "修改密码",
+    "password_reset": "重置密码",
+    "account_added": "新建账号",
+    "account_disabled": "停用账号",
+    "account_enabled": "启用账号",
+    "role_granted": "授予角色",
+    "role_revoked": "撤销角色",
+    "case_claim": "认领咨询",
+    "case_reply": "答复咨询",
+    "case_ask": "请居民补充",
+    "case_close": "咨询结案",
+    "notice_sent": "发送通知",
+    "notice_scheduled": "定时推送",
+    "schedule_changed": "修改定时推送",
+    "schedule_cancelled": "取消定时推送",
+    "activity_added": "登记活动",
+    "activity_updated": "修改活动",
+    "activity_deleted": "删除活动",
+    "activities_imported": "导入活动",
+    "download": "下载统计",
+    "faq_reviewed": "处理问答缺口",
+    "kb_reloaded": "重新加载问答库",
+    "kb_reload_refused": "问答库未替换",
+}

@@ -93,7 +93,9 @@ def revoke(page: Page):
 
 
 def audit_trail(page: Page):
-    return page.render("admin_audit.html", title="操作记录", rows=auth.recent_audit(page.db))
+    return page.render(
+        "admin_audit.html", title="操作记录", rows=auth.recent_audit(page.db), names=auth.ACTION_NAMES
+    )
 
 
 ROUTES = [
