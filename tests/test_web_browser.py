@@ -14,7 +14,15 @@ from sqlmodel import Session, select
 
 from bot.models import OutboxMessage, Push
 from tests.browser_support import CHROMEDRIVER, CHROMIUM, Browser, LiveServer, chromium
-from tests.web_support import PASSWORD, XSS, app_for, case_row, make_account, resident_case, subscribers
+from tests.web_support import (
+    PASSWORD,
+    XSS,
+    app_for,
+    case_row,
+    make_account,
+    resident_case,
+    subscribers,
+)
 
 NEW_PASSWORD = "my own long password"
 

@@ -285,3 +285,19 @@ def test_the_cli_creates_an_account_and_prints_its_one_time_password(monkeypatch
     assert "已经存在" in capsys.readouterr().err
     assert cli.main(["web", "user", "list"]) == 0
     assert "desk" in capsys.readouterr().out
+
+
+def test_the_figures_cache_reuses_figures_until_they_are_older_than_the_ttl(engine, settings):
+    from bot.services import periods
+    from bot.web.figures import FiguresCache
+
+    clock = [0.0]
+    cache = FiguresCache(ttl=60, clock=lambda: clock[0])
+    period = periods.of_year(2026, settings.zone)
+    with Session(engine) as session:
+        first = cache.stats(session, period)
+        clock[0] = 59
+        assert cache.stats(session, period) is first
+        clock[0] = 61
+        assert cache.stats(session, period) is not first
+        assert cache.chart(session, period)[:4] == b"\x89PNG"

@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.web import auth, security
+from bot.web.figures import FiguresCache
 from bot.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class WebConsole:
             lstrip_blocks=True,
         )
         self.templates.filters["local"] = self.local_time
+        self.figures = FiguresCache(web_settings.figures_ttl)
 
     def local_time(self, moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
         from bot.timeutil import as_utc

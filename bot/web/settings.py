@@ -17,3 +17,4 @@ class WebSettings(BaseSettings):
     secure_cookies: bool = False
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     max_upload_mb: int = Field(default=20, ge=1, le=200)
+    figures_ttl: float = Field(default=60.0, ge=0, le=3600)  # seconds the pages reuse figures

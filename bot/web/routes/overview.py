@@ -31,7 +31,7 @@ def _figures(page: Page) -> list[tuple[str, list[tuple[str, object]]]]:
     keys = FIGURES
     result = []
     for label, period in _periods(page):
-        summary = stats.compute(page.db, period, lists=False).summary
+        summary = page.web.figures.stats(page.db, period).summary
         result.append((label, [(stats.METRICS[k].label, summary.get(k)) for k in keys]))
     return result
 

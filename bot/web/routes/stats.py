@@ -53,7 +53,7 @@ def index(page: Page):
     except periods.PeriodError as exc:
         page.flash(str(exc), "error")
         period = periods.current_year(page.settings.zone)
-    figures = stats.compute(page.db, period, lists=False)
+    figures = page.web.figures.stats(page.db, period)
     summary = [(stats.METRICS[k].label, figures.summary[k]) for k in stats.SUMMARY_ORDER]
     return page.render(
         "stats.html",
@@ -64,6 +64,7 @@ def index(page: Page):
         metrics=stats.METRICS,
         formats=FORMAT_NAMES,
         query=page.request.url.query,
+        ttl=page.web.figures.ttl,
         **_picker(page),
     )
 
@@ -73,8 +74,7 @@ def chart(page: Page):
         period = period_of(page)
     except periods.PeriodError:
         return Response("时间段无效。", status_code=400)
-    figures = stats.compute(page.db, period, lists=False)
-    return Response(export.month_chart_png(figures), media_type="image/png",
+    return Response(page.web.figures.chart(page.db, period), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=60"})
 
 
