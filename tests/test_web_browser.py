@@ -99,6 +99,10 @@ def test_an_adviser_answers_a_case_and_the_resident_receives_it(browser, engine,
     browser.click("send-reply")
     browser.wait_for_text("答复已发送给居民")
     browser.shot("case-answered")
+    browser.driver.set_window_size(390, 844)  # a phone
+    browser.open("/cases")
+    browser.shot("cases-phone")
+    browser.driver.set_window_size(1280, 1000)
     assert case_row(engine, number).status == "answered"
     received = "\n".join(reply.text for reply in harness.queued("resident1"))
     assert "您好，建议先与对方协商。\n协商不成可以向法院起诉。" in received
