@@ -301,3 +301,18 @@ def test_the_figures_cache_reuses_figures_until_they_are_older_than_the_ttl(engi
         clock[0] = 61
         assert cache.stats(session, period) is not first
         assert cache.chart(session, period)[:4] == b"\x89PNG"
+
+
+def test_a_failure_inside_a_page_gets_a_chinese_message_and_is_logged(services, engine, monkeypatch, caplog):
+    from bot.web.routes import kb
+
+    def broken(page):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(kb, "ROUTES", [("/kb", kb.STAFF, broken, ["GET"])])
+    app = app_for(services)
+    client = client_as(app, engine, "clerk", "staff")
+    failing = TestClient(app, raise_server_exceptions=False, cookies=client.cookies)
+    response = failing.get("/kb")
+    assert response.status_code == 500 and "系统出错了" in response.text
+    assert "GET /kb failed" in caplog.text

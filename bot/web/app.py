@@ -85,6 +85,13 @@ class WebConsole:
         return self.render(page, "refused.html", status_code=403, message=security.FORBIDDEN)
 
 
+async def _server_error(request: Request, exc: Exception) -> HTMLResponse:
+    log.error("web: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return HTMLResponse(
+        "系统出错了，这次操作没有完成，错误已记入日志。请返回重试，或联系管理员。", status_code=500
+    )
+
+
 def routes() -> list[Route]:
     from bot.web.routes import ALL
 
@@ -117,6 +124,7 @@ def create_app(services, web_settings: WebSettings | None = None) -> Starlette:
     app = Starlette(
         routes=[*routes(), Mount("/static", StaticFiles(directory=HERE / "static"), name="static")],
         middleware=middleware,
+        exception_handlers={500: _server_error},
     )
     app.state.web = WebConsole(services, web_settings)
     return app
