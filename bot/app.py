@@ -6,6 +6,7 @@ The only module that knows both handlers and channels.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,16 @@ from faq.store import FaqStore
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class CaseActions:
+    """The adviser's actions on a case, each `(ctx, case, …) -> replies`."""
+
+    claim: Callable
+    answer: Callable
+    ask_for_more: Callable
+    close: Callable
+
+
 @dataclass
 class Services:
     """Shared objects handlers reach through `ctx.services`."""
@@ -28,6 +39,7 @@ class Services:
     faq: FaqStore
     dispatcher: Dispatcher | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    case_actions: CaseActions | None = None
 
 
 def build(
@@ -49,4 +61,18 @@ def build(
     include_all(dispatcher, all_routers())
     dispatcher.menu = MAIN_MENU
     services.dispatcher = dispatcher
+    services.case_actions = _case_actions()
     return services
+
+
+def _case_actions() -> CaseActions:
+    """What the web console does to a case: the chat's own adviser actions (so a resident
+    hears of it exactly as from chat), handed over here so bot.web imports no handlers."""
+    from handlers.cases import queue
+
+    return CaseActions(
+        claim=queue.do_claim,
+        answer=queue.send_answer,
+        ask_for_more=queue.send_info_request,
+        close=queue.do_close,
+    )

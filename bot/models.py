@@ -371,3 +371,50 @@ class WeChatNonce(SQLModel, table=True):
     nonce: str = Field(max_length=64)
     message_key: str = Field(max_length=160)  # a genuine retry carries the same message
     seen_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# --- web console (issue 16): accounts, audit trail, settings go here ---------------------------
+class WebAccount(SQLModel, table=True):
+    """A staff, adviser or admin account of the web console. `user_id` is the chat identity
+    it acts as: a linked chat user (whose `role` is then the account's role, one source of
+    truth) or the account's own "web" user row (the account's `role` is used)."""
+
+    __tablename__ = "web_accounts"
+    __table_args__ = (UniqueConstraint("name", name="uq_web_accounts_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(default="staff", max_length=16)
+    user_id: int = Field(foreign_key="users.id")
+    linked: bool = Field(default=False)
+    must_change: bool = Field(default=True)
+    disabled: bool = Field(default=False)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = None
+    session_epoch: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class WebAudit(SQLModel, table=True):
+    """One staff action in the console (or a sign-in event): who, when, what."""
+
+    __tablename__ = "web_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    account_id: int | None = Field(default=None, foreign_key="web_accounts.id")
+    account_name: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=1000)
+
+
+class WebSetting(SQLModel, table=True):
+    """Console settings kept in the database (the generated signing secret)."""
+
+    __tablename__ = "web_settings"
+
+    key: str = Field(max_length=32, primary_key=True)
+    value: str = Field(max_length=200)

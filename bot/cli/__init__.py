@@ -1,6 +1,6 @@
 """Command-line interface: `python bot.py [command]` (also installed as `pufa-bot`).
 
-One module per command group (chat, db, faq, activity, stats, cases, notice, campaign),
+One module per command group (chat, db, faq, activity, stats, cases, notice, campaign, web),
 each with a `register(commands)`; bot.cli._common holds the session and the usage error.
 """
 
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The command groups, one module each, in the order `--help` lists them."""
-    from bot.cli import activity, campaign, cases, chat, db, faq, notice, stats
+    from bot.cli import activity, campaign, cases, chat, db, faq, notice, stats, web
 
     return [
         chat.register,
@@ -48,6 +48,7 @@ def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
         cases.register,
         notice.register,
         campaign.register,
+        web.register,
     ]
 
 
