@@ -52,9 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands contributed by feature modules (ask, kb, faq, ...)."""
-    from bot import cli_cases, cli_faq, cli_notice, cli_stats
+    from bot import cli_cases, cli_faq, cli_notice, cli_stats, cli_work
 
-    return [cli_faq.register, cli_stats.register, cli_cases.register, cli_notice.register]
+    return [cli_faq.register, cli_stats.register, cli_cases.register, cli_notice.register, cli_work.register]
 
 
 def configured_channels(settings: Settings) -> list[str]:
