@@ -7,6 +7,7 @@ never half imported; the errors come back row by row ("第 5 行：…")."""
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -47,7 +48,7 @@ def read_rows(
         raise SheetError(f"找不到文件“{file}”。")
     try:
         book = load_workbook(file, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise SheetError(
             f"无法读取“{file.name}”：请使用 .xlsx 格式的 Excel 文件（{exc}）。"
         ) from None
