@@ -71,3 +71,11 @@ def sheet(path: Path, header: list[str], rows: list[list], title: str | None = "
         page.append(row)
     book.save(path)
     return path
+
+
+def say_as(harness: Harness, channel: str, user: str, text: str):
+    """A text message from a user of another channel, through the real dispatcher."""
+    from bot.messages import Incoming
+
+    incoming = Incoming(channel=channel, user_id=user, kind="text", text=text)
+    return harness.services.dispatcher.handle(incoming)

@@ -104,9 +104,7 @@ def test_xlsx_has_every_figure_and_native_charts(generated, tmp_path):
 
 def read_table(sheet) -> dict:
     """{group: {metric: figure}} from a breakdown sheet, in either orientation."""
-    lines = [
-        line for line in sheet.iter_rows(min_row=1, values_only=True) if line[0] is not None
-    ]
+    lines = [line for line in sheet.iter_rows(min_row=1, values_only=True) if line[0] is not None]
     header, body = lines[0], lines[1:]
     if header[0] == export.TRANSPOSED_CORNER:  # a row per metric, a column per group
         return {
@@ -355,9 +353,7 @@ def test_report_follows_the_report_structure(generated):
 
 def test_report_says_as_of_today_while_the_period_runs(generated):
     _, figures = generated
-    running = dataclasses.replace(
-        figures, generated_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
-    )
+    running = dataclasses.replace(figures, generated_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC))
     assert "截至2026年12月4日" in report.to_markdown(running)
     closed = dataclasses.replace(figures, generated_at=datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
     assert "截至2026年12月31日" in report.to_markdown(closed)

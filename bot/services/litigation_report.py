@@ -111,9 +111,18 @@ def summary_paragraph(report: QuarterReport, office: str = "") -> str:
         + "；".join(parts)
         + "。"
     )
-    if report.communities:
-        text += f"协助{'、'.join(report.communities)}社区处理案件{sum(1 for c in report.cases if c['community'])}件。"
+    assisted: dict[str, int] = {}
+    for case in report.cases:
+        if case["community"]:
+            assisted[case["community"]] = assisted.get(case["community"], 0) + 1
+    if assisted:
+        places = "、".join(f"{_place(name)}处理案件{n}件" for name, n in sorted(assisted.items()))
+        text += f"协助{places}。"
     return text
+
+
+def _place(name: str) -> str:
+    return name if name.endswith("社区") else f"{name}社区"
 
 
 def write(report: QuarterReport, out: str | Path, office: str = "") -> Path:
