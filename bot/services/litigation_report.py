@@ -47,6 +47,10 @@ CASE_COLUMNS = (
     ("community", "协助社区"),
     ("responsible", "承办人"),
 )
+CASE_WIDTHS = {"id": 6, "number": 24, "body": 16, "parties": 26, "cause": 16, "amount": 12,
+               "hearings": 17, "outcome": 18, "community": 12, "filed_on": 11,
+               "closed_on": 11}  # fmt: skip
+DOCX_WIDTHS_MM = (22, 44, 34, 16, 16, 24)  # of DOCX_COLUMNS, within the 156 mm text width
 DOCX_COLUMNS = (("kind", "类型"), ("number", "案号"), ("cause", "案由"), ("our_role", "我方"),
                 ("stage", "阶段"), ("community", "协助社区"))  # fmt: skip
 
@@ -136,7 +140,8 @@ def write(report: QuarterReport, out: str | Path, office: str = "") -> Path:
 # --- xlsx ------------------------------------------------------------------------------------
 def write_xlsx(report: QuarterReport, path: Path, office: str = "") -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     from bot.services.export import _bold_header, _list_sheet, _print_setup
 
@@ -148,6 +153,9 @@ def write_xlsx(report: QuarterReport, path: Path, office: str = "") -> None:
     period = report.period
     sheet["A2"] = f"统计范围：{period.start} 至 {period.last_day}（{period.zone.key}）"
     sheet["A3"] = summary_paragraph(report, office)
+    sheet.merge_cells("A3:G3")
+    sheet["A3"].alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.row_dimensions[3].height = 15 * (1 + len(sheet["A3"].value) // 45)
     _bold_header(sheet, 5, ["案件类型", *COUNT_LABELS.values()])
     for offset, (key, label) in enumerate([*CASE_TYPES.items(), ("", "合计")]):
         row = report.counts.get(key) or {k: report.total(k) for k in COUNT_LABELS}
@@ -163,6 +171,8 @@ def write_xlsx(report: QuarterReport, path: Path, office: str = "") -> None:
     _print_setup(sheet, "5:5")
     cases = book.create_sheet("案件清单")
     _list_sheet(cases, CASE_COLUMNS, report.cases)
+    for column, (key, _) in enumerate(CASE_COLUMNS, 1):
+        cases.column_dimensions[get_column_letter(column)].width = CASE_WIDTHS.get(key, 10)
     _print_setup(cases, "1:1", landscape=True)
     book.save(path)
 
@@ -193,7 +203,8 @@ def write_docx(report: QuarterReport, path: Path, office: str = "") -> None:
     document.add_paragraph("三、案件清单", styles["h1"])
     rows = [[str(c[k] or "—") for k, _ in DOCX_COLUMNS] for c in report.cases]
     if rows:
-        _table(document, styles, [label for _, label in DOCX_COLUMNS], rows)
+        table = _table(document, styles, [label for _, label in DOCX_COLUMNS], rows)
+        _widths(table, DOCX_WIDTHS_MM)
     else:
         document.add_paragraph("本期无在办案件。", styles["body"])
     document.save(str(path))
@@ -216,7 +227,18 @@ def _cover(document, styles, report: QuarterReport, office: str) -> None:
         paragraph.paragraph_format.first_line_indent = 0
 
 
-def _table(document, styles, header: list[str], rows: list[list[str]]) -> None:
+def _widths(table, widths_mm) -> None:
+    from docx.shared import Mm
+
+    table.autofit = False
+    for column, width in zip(table.columns, widths_mm, strict=True):
+        column.width = Mm(width)  # the grid LibreOffice and WPS lay out by
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_mm, strict=True):
+            cell.width = Mm(width)
+
+
+def _table(document, styles, header: list[str], rows: list[list[str]]):
     from docx.oxml import OxmlElement
 
     table = document.add_table(rows=1 + len(rows), cols=len(header))
@@ -233,3 +255,4 @@ def _table(document, styles, header: list[str], rows: list[list[str]]) -> None:
             if r == 0:
                 for run in cell.paragraphs[0].runs:
                     run.font.bold = True
+    return table
