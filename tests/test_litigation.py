@@ -234,3 +234,16 @@ def test_residents_are_refused_every_new_command_and_button(cli, harness: Harnes
         assert "只有法律顾问、工作人员和管理员" in texts(replies), payload
     assert counts(engine) == before
     assert cases(engine)[0].stage == "filed"
+
+
+def test_a_deadline_reminder_names_the_deadline(cli, harness, engine, settings):
+    grant(harness, "telegram:555", "staff")
+    add_case(cli, "B1", "--responsible", "telegram:555")
+    deadline = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=12)
+    code, out, _ = cli("litigation", "hearing", "B1", "--at", local_text(deadline), "--deadline",
+                       "--note", "上诉期届满")  # fmt: skip
+    assert code == 0 and "已登记期限" in out
+    assert litigation.run_reminders(engine, settings.zone, deadline - timedelta(days=6)) == 1
+    with Session(engine) as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+    assert "一周后" in row.reply["text"] and "期限届满（上诉期届满）" in row.reply["text"]
