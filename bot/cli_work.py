@@ -308,9 +308,7 @@ def cmd_case_show(args: argparse.Namespace, settings: Settings) -> int:
         print(litigation.details(session, case, settings.zone))
         print("变更记录：")
         for row in legal_history.of(session, "litigation", case.id):
-            local = row.at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
-            changed = "；".join(f"{k}: {old} → {new}" for k, (old, new) in row.changes.items())
-            print(f"  {local} {row.actor} {row.action} {changed}")
+            print(f"  {legal_history.describe(row, settings.zone)}")
     return 0
 
 

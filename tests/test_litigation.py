@@ -64,6 +64,7 @@ def test_register_add_edit_hearing_close_show_with_history(cli, harness: Harness
     code, out, _ = cli("litigation", "show", "1")
     assert "标的额：12,345.60 元" in out and "结案：2026-09-20" in out
     assert f"开庭：{local_text(hearing)}" in out and "变更记录" in out
+    assert "cli 修改 阶段：立案 → 审理" in out and "cli 结案 阶段：审理 → 结案" in out
     with Session(engine) as session:
         rows = session.exec(select(LegalHistory).order_by(LegalHistory.id)).all()
     assert [r.action for r in rows] == ["add", "edit", "hearing", "close"]

@@ -27,6 +27,15 @@ class Actor:
 
 
 CLI_ACTOR = Actor("cli")
+FIELD_LABELS = {
+    "day": "日期", "kind": "类型", "title": "事项", "department": "部门/对象", "count": "数量",
+    "decision_number": "决定文号", "opinion": "审核意见", "notes": "备注", "number": "案号",
+    "body": "法院/复议机关", "parties": "当事人", "our_role": "我方身份", "cause": "案由",
+    "amount_fen": "标的额（分）", "stage": "阶段", "outcome": "结果", "filed_on": "立案日期",
+    "closed_on": "结案日期", "community": "协助社区", "responsible_id": "承办人（用户编号）",
+}  # fmt: skip
+ACTION_LABELS = {"add": "登记", "import": "导入", "edit": "修改", "delete": "删除",
+                 "close": "结案", "hearing": "登记开庭", "deadline": "登记期限"}  # fmt: skip
 
 
 def plain(value: object) -> object:
@@ -74,3 +83,33 @@ def of(session: Session, record_type: str, record_id: int) -> list[LegalHistory]
         .order_by(LegalHistory.at, LegalHistory.id)
     )
     return list(session.exec(statement))
+
+
+def describe(row: LegalHistory, zone) -> str:
+    """One history line for people: time, who, what, field: old → new."""
+    local = row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    words = _value_labels()
+
+    def shown(field: str, value: object) -> str:
+        if value is None:
+            return "—"
+        return words.get((field, value), str(value))
+
+    changed = "；".join(
+        f"{FIELD_LABELS.get(k, k)}：{shown(k, old)} → {shown(k, new)}"
+        for k, (old, new) in row.changes.items()
+    )
+    return f"{local} {row.actor} {ACTION_LABELS.get(row.action, row.action)} {changed}"
+
+
+def _value_labels() -> dict[tuple[str, object], str]:
+    """(field, stored key) → its Chinese word, from the vocabularies of the two records."""
+    from bot.services import litigation, worklog
+
+    tables = {
+        "kind": {**litigation.CASE_TYPES, **{k: t.label for k, t in worklog.WORK_TYPES.items()}},
+        "our_role": litigation.ROLES,
+        "stage": litigation.STAGES,
+        "opinion": worklog.OPINIONS,
+    }
+    return {(field, key): word for field, table in tables.items() for key, word in table.items()}
