@@ -1,4 +1,4 @@
-"""Legal-work subcommands: `work add|list|edit|delete|import` (the adviser's work log) and
+"""Legal-work subcommands: `work add|list|show|edit|delete|import` (the adviser's work log) and
 `litigation add|list|show|edit|hearing|close|import` (the litigation and review register).
 The quarterly litigation report is `report --kind litigation` (bot.cli_stats calls
 `cmd_litigation_report` here).
@@ -87,6 +87,9 @@ def _register_work(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("id", help="记录编号")
     _options(edit, WORK_OPTIONS)
     edit.set_defaults(func=cmd_work_edit)
+    show = actions.add_parser("show", help="查看一项工作和它的变更记录（含已删除的）")
+    show.add_argument("id", help="记录编号")
+    show.set_defaults(func=cmd_work_show)
     delete = actions.add_parser("delete", help="删除一项工作")
     delete.add_argument("id", help="记录编号")
     delete.set_defaults(func=cmd_work_delete)
@@ -235,6 +238,23 @@ def cmd_work_edit(args: argparse.Namespace, settings: Settings) -> int:
         entry = worklog.update(session, args.id, changes, CLI_ACTOR)
         session.commit()
         print(f"已修改：{worklog.describe(entry)}")
+    return 0
+
+
+@_guarded
+def cmd_work_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import legal_history, worklog
+
+    with _session(settings) as session:
+        number = worklog.get_id(args.id)
+        rows = legal_history.of(session, "work", number)
+        if not rows:
+            raise UsageError(f"没有编号为 {number} 的工作记录，也没有它的变更记录。")
+        entry = session.get(worklog.WorkEntry, number)
+        print(worklog.describe(entry) if entry is not None else f"#{number}（已删除）")
+        print("变更记录：")
+        for row in rows:
+            print(f"  {legal_history.describe(row, settings.zone)}")
     return 0
 
 

@@ -52,6 +52,14 @@ def test_work_add_list_edit_delete_keep_a_history(cli, engine):
     assert [h.action for h in first] == ["add", "edit"]
     assert first[1].changes == {"count": [3, 4]} and first[1].actor == "cli"
     assert [h.action for h in history(engine, 2)] == ["add", "delete"]
+    code, out, _ = cli("work", "show", "1")
+    assert code == 0 and "cli 修改 数量：3 → 4" in out
+    code, out, _ = cli("work", "show", "2")
+    assert (
+        "#2（已删除）" in out
+        and "cli 删除 日期：2026-07-16 → —；类型：重大行政执法决定法制审核 → —" in out
+    )
+    assert cli("work", "show", "9")[0] == 2
     assert history(engine, 2)[1].changes["decision_number"] == ["华阳执罚〔2026〕12号", None]
 
 

@@ -263,13 +263,18 @@ def add(session: Session, data: Draft, actor: Actor, action: str = "add") -> Wor
     return entry
 
 
-def get(session: Session, entry_id: int | str) -> WorkEntry:
+def get_id(entry_id: int | str) -> int:
     text = str(entry_id).strip().lstrip("#")
     if not text.isdigit():
         raise WorkError(f"工作记录编号应为数字，收到的是“{text[:20]}”。")
-    entry = session.get(WorkEntry, int(text))
+    return int(text)
+
+
+def get(session: Session, entry_id: int | str) -> WorkEntry:
+    number = get_id(entry_id)
+    entry = session.get(WorkEntry, number)
     if entry is None:
-        raise WorkError(f"没有编号为 {text} 的工作记录。")
+        raise WorkError(f"没有编号为 {number} 的工作记录。")
     return entry
 
 
@@ -298,7 +303,8 @@ def update(
 
 def delete(session: Session, entry_id: int | str, actor: Actor) -> WorkEntry:
     entry = get(session, entry_id)
-    before = {k: [legal_history.plain(getattr(entry, k)), None] for k in _values(_as_draft(entry))}
+    values = _values(_as_draft(entry))
+    before = {k: [legal_history.plain(v), None] for k, v in values.items() if v is not None}
     legal_history.record(session, "work", entry.id, "delete", actor, before)
     ledger.record(session, WORK_DELETED, channel=actor.channel, user=actor.user, ref=str(entry.id))
     session.delete(entry)
