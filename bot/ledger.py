@@ -60,6 +60,17 @@ class Kind(StrEnum):
     ACTIVITY_ADDED = "activity_added"
     ACTIVITY_UPDATED = "activity_updated"
     ACTIVITY_DELETED = "activity_deleted"
+    # The office's legal work (bot.services.worklog, litigation): the figures come from
+    # their own tables; these rows are the audit trail.
+    WORK_ADDED = "work_added"
+    WORK_UPDATED = "work_updated"
+    WORK_DELETED = "work_deleted"
+    LITIGATION_ADDED = "litigation_added"
+    LITIGATION_UPDATED = "litigation_updated"
+    LITIGATION_DATE_ADDED = "litigation_date_added"
+    LITIGATION_CLOSED = "litigation_closed"
+    LITIGATION_REMINDER = "litigation_reminder"  # a reminder queued for the responsible person
+    LEGAL_REPORT = "legal_report"  # a quarterly litigation report made in chat
     # Administration and errors.
     ROLE_GRANTED = "role_granted"
     ROLE_REVOKED = "role_revoked"
@@ -87,6 +98,15 @@ AUDIT_ONLY = frozenset(
         Kind.REFUSED,
         Kind.ERROR,
         Kind.STATS_EXPORTED,
+        Kind.WORK_ADDED,
+        Kind.WORK_UPDATED,
+        Kind.WORK_DELETED,
+        Kind.LITIGATION_ADDED,
+        Kind.LITIGATION_UPDATED,
+        Kind.LITIGATION_DATE_ADDED,
+        Kind.LITIGATION_CLOSED,
+        Kind.LITIGATION_REMINDER,
+        Kind.LEGAL_REPORT,
     }
 )
 

@@ -418,3 +418,108 @@ class WebSetting(SQLModel, table=True):
 
     key: str = Field(max_length=32, primary_key=True)
     value: str = Field(max_length=200)
+
+
+# --- legal work: the adviser's work log and the litigation register (issue 15) -------------
+class WorkEntry(SQLModel, table=True):
+    """One piece of the legal adviser's or legal staff's work for the office (a contract
+    reviewed, an opinion written, a legality review ...). `kind` is a key of
+    bot.services.worklog.WORK_KINDS; `count` is what that kind counts (documents,
+    opinions, attendance; 1 for a review). `day` is a local date (PUFA_TIMEZONE)."""
+
+    __tablename__ = "work_entries"
+    __table_args__ = (Index("ix_work_entries_kind_day", "kind", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    kind: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    department: str | None = Field(default=None, max_length=64)
+    count: int = Field(default=1)
+    decision_number: str | None = Field(default=None, max_length=64)
+    opinion: str | None = Field(default=None, max_length=16)  # agree|amend|disagree
+    notes: str | None = Field(default=None, max_length=1000)
+    author_id: int | None = Field(default=None, foreign_key="users.id")
+    created_by: str | None = Field(default=None, max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LitigationCase(SQLModel, table=True):
+    """A civil or administrative suit or an administrative reconsideration (行政复议) the
+    office handles or assists a community with. `amount_fen` is the amount in fen (exact;
+    shown as yuan); `filed_on`/`closed_on` are local dates."""
+
+    __tablename__ = "litigation_cases"
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_litigation_cases_number"),
+        Index("ix_litigation_cases_kind_stage", "kind", "stage"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # civil|administrative|reconsideration
+    number: str = Field(max_length=64)
+    body: str = Field(max_length=128)
+    parties: str = Field(max_length=500)
+    our_role: str = Field(max_length=16)
+    cause: str = Field(max_length=200)
+    amount_fen: int | None = None
+    stage: str = Field(default="filed", max_length=16)
+    outcome: str | None = Field(default=None, max_length=500)
+    filed_on: date = Field(index=True)
+    closed_on: date | None = Field(default=None, index=True)
+    community: str | None = Field(default=None, max_length=64)
+    responsible_id: int | None = Field(default=None, foreign_key="users.id")
+    notes: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LitigationDate(SQLModel, table=True):
+    """A hearing or a deadline of a case (aware UTC); reminders are made from it."""
+
+    __tablename__ = "litigation_dates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="litigation_cases.id", index=True)
+    kind: str = Field(max_length=16)  # hearing|deadline
+    at: datetime
+    note: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LitigationReminder(SQLModel, table=True):
+    """A reminder due at `remind_at` (a week or a day before a date). Queuing it writes
+    the outbox row (dedup key litigation-reminder:<id>) and marks it queued in one
+    transaction, so a restart neither loses nor repeats it."""
+
+    __tablename__ = "litigation_reminders"
+    __table_args__ = (
+        UniqueConstraint("date_id", "days_before", name="uq_litigation_reminders_date_days"),
+        Index("ix_litigation_reminders_status_at", "status", "remind_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    date_id: int = Field(foreign_key="litigation_dates.id")
+    days_before: int
+    remind_at: datetime
+    status: str = Field(default="pending", max_length=16)  # pending|queued|skipped
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    queued_at: datetime | None = None
+
+
+class LegalHistory(SQLModel, table=True):
+    """Every change to the work log and the litigation register: who, when, what
+    (`changes` maps a field to [old, new]; an added record has old None)."""
+
+    __tablename__ = "legal_history"
+    __table_args__ = (Index("ix_legal_history_record", "record_type", "record_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    record_type: str = Field(max_length=16)  # work|litigation
+    record_id: int
+    action: str = Field(max_length=16)
+    actor_id: int | None = Field(default=None, foreign_key="users.id")
+    actor: str = Field(max_length=160)
+    changes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

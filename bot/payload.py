@@ -216,6 +216,24 @@ class ActivityButton(Payload):
     arg: str | None = None
 
 
+@dataclass(frozen=True)
+class WorkButton(Payload):
+    """The adviser's work-log dialogue: wk:<action>[:<arg>] (k = kind, v = a value)."""
+
+    prefix: ClassVar[str] = "wk"
+    action: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class LitigationButton(Payload):
+    """The litigation register: lit:show:<case id>."""
+
+    prefix: ClassVar[str] = "lit"
+    action: str
+    arg: int | None = None
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     Help,
     MainMenu,
@@ -231,6 +249,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     ScheduleButton,
     CampaignButton,
     ActivityButton,
+    WorkButton,
+    LitigationButton,
 )
 
 

@@ -10,7 +10,9 @@ mirrors them. At start:
   4. a sync job re-reads the rows every SYNC_SECONDS (rows changed by the CLI or another
      process; handlers nudge it right after their commit) and closes finished pushes;
   5. the consultation daily digest runs at PUFA_DIGEST_TIME if
-     bot.services.cases.send_daily_digest exists.
+     bot.services.cases.send_daily_digest exists;
+  6. litigation hearing/deadline reminders that are due are put in the outbox at start
+     and every REMINDER_SECONDS (bot.services.litigation.run_reminders, idempotent).
 Jobs let the row decide: APScheduler's own misfire handling is off (misfire_grace_time
 None, coalesce), and firing applies our policy with `clock()` — injectable for tests.
 All database work runs in worker threads, one at a time (an asyncio lock).
@@ -35,7 +37,7 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.models import Schedule, ScheduleStatus
 from bot.runtime.delivery import complete_pushes
-from bot.services import schedules
+from bot.services import litigation, schedules
 from bot.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,15 @@ class PublicityScheduler:
             max_instances=1,
         )
         self._add_digest()
+        await self.litigation_reminders()
+        self.scheduler.add_job(
+            self.litigation_reminders,
+            IntervalTrigger(seconds=litigation.REMINDER_SECONDS),
+            id="litigation-reminders",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
         return results
 
     def shutdown(self) -> None:
@@ -186,6 +197,17 @@ class PublicityScheduler:
                 )
             )
             return {schedule_id: as_utc(run_at) for schedule_id, run_at in rows}
+
+    async def litigation_reminders(self) -> int:
+        """Queue the due hearing/deadline reminders (issue 15); errors are logged."""
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(
+                    litigation.run_reminders, self.engine, self.settings.zone, self.clock()
+                )
+            except Exception:
+                log.exception("litigation reminders failed; they stay pending for the next run")
+                return 0
 
     # --- the consultation digest (issue 5) ------------------------------------------------
     def _add_digest(self) -> None:

@@ -9,7 +9,7 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, faq, publicity, start, stats
+    from handlers import admin, faq, litigation, publicity, start, stats, worklog
     from handlers.cases import intake, mine, queue
 
     return [
@@ -21,4 +21,6 @@ def all_routers() -> list[Router]:
         mine.router,
         queue.router,
         publicity.router,
+        worklog.router,
+        litigation.router,
     ]

@@ -1,6 +1,6 @@
 """Command-line interface: `python bot.py [command]` (also installed as `pufa-bot`).
 
-One module per command group (chat, db, faq, activity, stats, cases, notice, campaign, web),
+One module per command group (chat, db, faq, activity, stats, cases, notice, campaign, web, work),
 each with a `register(commands)`; bot.cli._common holds the session and the usage error.
 """
 
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The command groups, one module each, in the order `--help` lists them."""
-    from bot.cli import activity, campaign, cases, chat, db, faq, notice, stats, web
+    from bot.cli import activity, campaign, cases, chat, db, faq, notice, stats, web, work
 
     return [
         chat.register,
@@ -49,6 +49,7 @@ def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
         notice.register,
         campaign.register,
         web.register,
+        work.register,
     ]
 
 

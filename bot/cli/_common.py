@@ -39,12 +39,27 @@ def guarded(command: Command) -> Command:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.services.activities import ActivityError
         from bot.services.export import ExportError
+        from bot.services.litigation import LitigationError
+        from bot.services.litigation_report import LitigationReportError
         from bot.services.periods import PeriodError
         from bot.services.report import ReportError
+        from bot.services.sheet_import import SheetError
+        from bot.services.worklog import WorkError
 
+        errors = (
+            ActivityError,
+            ExportError,
+            LitigationError,
+            LitigationReportError,
+            PeriodError,
+            ReportError,
+            SheetError,
+            WorkError,
+            UsageError,
+        )
         try:
             return command(args, settings)
-        except (ActivityError, ExportError, PeriodError, ReportError, UsageError) as exc:
+        except errors as exc:
             print(str(exc), file=sys.stderr)
             return 2
         except OSError as exc:

@@ -27,7 +27,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     report = commands.add_parser("report", help="生成年度法治政府建设报告的普法部分（草稿）")
     _period_options(report)
-    report.add_argument("--out", help="输出文件：.docx 或 .md")
+    report.add_argument("--out", help="输出文件：.docx 或 .md（--kind litigation：.xlsx 或 .docx）")
+    report.add_argument(
+        "--kind", help="litigation：诉讼和行政复议季报，例如 --quarter 2026Q3 --kind litigation"
+    )
     report.add_argument(
         "--write-template",
         metavar="FILE.docx",
@@ -38,7 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", help="年份，例如 2026")
-    parser.add_argument("--quarter", help="季度 1–4")
+    parser.add_argument("--quarter", help="季度 1–4（report 也可写 2026Q3）")
     parser.add_argument("--month", help="月份 1–12")
 
 
@@ -85,6 +88,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import report, stats
 
+    if args.kind is not None:
+        return _litigation_report(args, settings)
     if args.write_template:
         path = report.write_default_template(args.write_template)
         print(f"已写出默认报告模板：{path}（修改后设置 PUFA_REPORT_TEMPLATE={path}）")
@@ -100,3 +105,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"已生成 {period.label}报告草稿：{path}")
     return 0
+
+
+def _litigation_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import work
+
+    if args.kind.strip().lower() not in ("litigation", "诉讼"):
+        raise UsageError(f"未知的报告类型“{args.kind[:20]}”，可选：litigation（诉讼和行政复议季报）。")
+    return work.cmd_litigation_report(args, settings)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.services import legal_stats
 from bot.services.stats import METRICS, SUMMARY_ORDER, Breakdown, Stats
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,17 @@ CSV_HEADER = ("时间段", "分表", "分组键", "分组", "指标键", "指标
 SUMMARY_SHEET = "汇总"
 ACTIVITY_SHEET = "线下活动"
 GAPS_SHEET = "未解答问题"
+LEGAL_SHEET = "法律事务"
+SOURCES_SHEET = "附录-数字来源"
+SOURCE_COLUMNS = (
+    ("metric", "指标"),
+    ("record", "来源"),
+    ("id", "编号"),
+    ("date", "日期"),
+    ("kind", "类型"),
+    ("title", "事项/案号"),
+    ("amount", "计入数量"),
+)
 ACTIVITY_COLUMNS = (
     ("id", "编号"),
     ("date", "日期"),
@@ -135,6 +147,25 @@ def figure_lines(stats: Stats):
                     METRICS[key].label,
                     row.values[key],
                 )
+    yield from _legal_lines(stats)
+
+
+def _legal_lines(stats: Stats):
+    if stats.legal is None:
+        return
+    for key, value in stats.legal.summary.items():
+        yield LEGAL_SHEET, "", "全部", key, legal_stats.label(key), value
+    for breakdown in stats.legal.breakdowns:
+        for row_label, values in breakdown.rows:
+            for key in breakdown.metrics:
+                yield (
+                    breakdown.title,
+                    row_label,
+                    row_label,
+                    key,
+                    legal_stats.label(key),
+                    values[key],
+                )
 
 
 # --- JSON and CSV ----------------------------------------------------------------------------
@@ -155,6 +186,27 @@ def to_dict(stats: Stats) -> dict:
         },
         "activities": stats.activity_list,
         "unanswered_questions": stats.unanswered_questions,
+        "legal": _legal_dict(stats),
+    }
+
+
+def _legal_dict(stats: Stats) -> dict | None:
+    legal = stats.legal
+    if legal is None:
+        return None
+    return {
+        "metrics": {k: legal_stats.label(k) for k in legal.summary},
+        "summary": dict(legal.summary),
+        "breakdowns": {
+            b.key: {
+                "title": b.title,
+                "header": b.header,
+                "metrics": list(b.metrics),
+                "rows": [{"label": label, "values": values} for label, values in b.rows],
+            }
+            for b in legal.breakdowns
+        },
+        "sources": legal.sources,
     }
 
 
@@ -193,7 +245,60 @@ def write_xlsx(stats: Stats, path: Path) -> None:
     _list_sheet(book.create_sheet(ACTIVITY_SHEET), ACTIVITY_COLUMNS, activities)
     gaps = [_with_time(item, "at") for item in stats.unanswered_questions]
     _list_sheet(book.create_sheet(GAPS_SHEET), GAP_COLUMNS, gaps)
+    if stats.legal is not None:
+        _legal_sheets(book, stats)
     book.save(path)
+
+
+def _legal_sheets(book, stats: Stats) -> None:
+    """The legal-work figures, their breakdowns, and the appendix of the rows behind them."""
+    legal = stats.legal
+    sheet = book.create_sheet(LEGAL_SHEET)
+    _bold_header(sheet, 1, ["指标", "数值"])
+    for offset, (key, value) in enumerate(legal.summary.items()):
+        sheet.cell(row=2 + offset, column=1, value=legal_stats.label(key))
+        sheet.cell(row=2 + offset, column=2, value=value)
+    sheet.column_dimensions["A"].width = 34
+    _print_setup(sheet, "1:1")
+    for breakdown in legal.breakdowns:
+        part = book.create_sheet(breakdown.title)
+        labels = [legal_stats.label(k) for k in breakdown.metrics]
+        _bold_header(part, 1, [breakdown.header, *labels])
+        for offset, (label, values) in enumerate(breakdown.rows):
+            part.cell(row=2 + offset, column=1, value=label)
+            for column, key in enumerate(breakdown.metrics, 2):
+                part.cell(row=2 + offset, column=column, value=values[key])
+        part.column_dimensions["A"].width = 26
+        _print_setup(part, "1:1", landscape=len(breakdown.metrics) > 6)
+    _list_sheet(book.create_sheet(SOURCES_SHEET), SOURCE_COLUMNS, source_rows(stats))
+
+
+def source_rows(stats: Stats) -> list[dict]:
+    """One line per (figure, row behind it): the appendix that makes each figure traceable."""
+    from datetime import date
+
+    lines = []
+    for key, rows in stats.legal.sources.items():
+        for row in rows:
+            lines.append(
+                {
+                    "metric": legal_stats.label(key),
+                    "record": row["record"],
+                    "id": row["id"],
+                    "date": date.fromisoformat(row.get("date") or row["filed_on"]),
+                    "kind": row["kind"],
+                    "title": row.get("number") or row.get("title"),
+                    "amount": _source_amount(key, row),
+                }
+            )
+    return lines
+
+
+def _source_amount(key: str, row: dict) -> int:
+    """What the row adds to the figure: its count for sums of documents/opinions/people."""
+    sums = ("contract_docs", "model_texts", "opinion_items", "meeting_opinions",
+            "training_attendance")  # fmt: skip
+    return row["count"] if key in sums else 1
 
 
 def _with_date(item: dict, key: str) -> dict:

@@ -160,6 +160,47 @@ def _consultations(stats: Stats) -> str:
     return text
 
 
+def _place(name: str) -> str:
+    return name if name.endswith("社区") else f"{name}社区"
+
+
+def legality_paragraphs(stats: Stats) -> list[str]:
+    """（三）强化合法性审核: contracts and model texts, opinions and meetings, reviews."""
+    s = stats.legal.summary
+    span = SPAN_WORDS[stats.period.kind]
+    return [
+        f"一是严格合同审查。{span}审查修改各类合同文稿{s['contract_docs']}份（{s['contracts']}项），"
+        f"完善合同示范文本{s['model_texts']}份。",
+        f"二是发挥法律顾问作用。就街道履职过程中的法律问题提出书面法律意见{s['opinions']}件、"
+        f"{s['opinion_items']}条；应邀参加工作会议{s['meetings']}次，现场提供法律咨询意见"
+        f"{s['meeting_opinions']}条；为机关干部开展法治培训授课{s['trainings']}次，参训"
+        f"{s['training_attendance']}人次。",
+        f"三是落实重大行政执法决定法制审核。审核重大行政执法决定{s['reviews']}件，其中同意"
+        f"{s['reviews_agree']}件、修改后同意{s['reviews_amend']}件、不同意{s['reviews_disagree']}件。",
+    ]
+
+
+def litigation_paragraphs(stats: Stats) -> list[str]:
+    """（四）强化应诉应议: suits and reconsiderations handled, communities assisted."""
+    s = stats.legal.summary
+    span = SPAN_WORDS[stats.period.kind]
+    text = (
+        f"{span}牵头办理民事诉讼案件{s['civil_cases']}件，行政诉讼案件{s['administrative_cases']}件，"
+        f"行政复议案件{s['reconsideration_cases']}件"
+    )
+    assisted: dict[tuple[str, str], int] = {}
+    for row in stats.legal.sources["community_cases"]:
+        key = (row["community"], row["kind"])
+        assisted[key] = assisted.get(key, 0) + 1
+    if assisted:
+        parts = "、".join(f"协助{_place(c)}处理{k}{n}件" for (c, k), n in sorted(assisted.items()))
+        text += f"，{parts}"
+    return [
+        text + f"；其中新收{s['new_cases']}件、办结{s['closed_cases']}件，截至"
+        f"{_day(as_of(stats))}尚未办结{s['pending_cases']}件。诉讼数据按季度整理报送区司法局。"
+    ]
+
+
 def gap_paragraphs(stats: Stats) -> list[str]:
     s = stats.summary
     return [
@@ -173,11 +214,17 @@ def gap_paragraphs(stats: Stats) -> list[str]:
 
 def sections(stats: Stats) -> list[Section]:
     """The report's own structure, ready to paste: headings as in 法治政府建设情况报告."""
+    legal = []
+    if stats.legal is not None:
+        legal = [
+            Section("（三）强化合法性审核，提升依法决策水平", legality_paragraphs(stats)),
+            Section("（四）强化应诉应议，依法化解矛盾纠纷", litigation_paragraphs(stats)),
+        ]
     return [
         Section(
             "一、主要举措和成效",
             [],
-            [Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
+            [*legal, Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
         ),
         Section("二、存在的不足和下一步打算", gap_paragraphs(stats)),
     ]

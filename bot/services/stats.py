@@ -42,6 +42,8 @@ How the figures are computed
   outbox source) starts with one of ledger.Source.PUBLICITY_PREFIXES (push:<id>); all pushes, adviser answers
   included, are in messages out.
 * Offline activities are counted from the `activities` table by their local date.
+* The legal work (the adviser's work log and the litigation register, issue 15) is
+  counted from its own tables by bot.services.legal_stats into `Stats.legal`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from sqlmodel import Session
 from bot import ledger
 from bot.ledger import Kind, Source
 from bot.models import Activity, FaqQuestion, LedgerEvent, MatchStatus, User
+from bot.services import legal_stats
 from bot.services.activities import KINDS as ACTIVITY_KINDS
 from bot.services.periods import Period, local_midnight_utc
 from bot.timeutil import utcnow
@@ -286,6 +289,7 @@ class Stats:
     generated_at: datetime = field(default_factory=utcnow)
     unanswered_questions: list[dict] = field(default_factory=list)
     activity_list: list[dict] = field(default_factory=list)
+    legal: legal_stats.LegalFigures | None = None
 
     def breakdown(self, key: str) -> Breakdown:
         return next(b for b in self.breakdowns if b.dimension.key == key)
@@ -610,6 +614,7 @@ def compute(session: Session, period: Period, *, lists: bool = True) -> Stats:
             _breakdown(session, period, d, ledger_figures.get(d.key, {})) for d in DIMENSIONS
         ],
     )
+    stats.legal = legal_stats.compute(session, period)
     if lists:
         stats.unanswered_questions = unanswered_questions(session, period)
         stats.activity_list = activity_list(session, period)
@@ -641,4 +646,6 @@ def summary_text(stats: Stats) -> str:
     if books:
         listed = "、".join(f"{r.label} {r.values['answers_shown']}" for r in books[:5])
         lines.append(f"解答较多的分编：{listed}")
+    if stats.legal is not None:
+        lines += legal_stats.summary_lines(stats.legal)
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from bot.services import export, periods, report, stats
 from bot.services.activities import KINDS
 from bot.services.export import ExportError
+from bot.services.legal_stats import LEGAL_METRICS
 from bot.services.report import ReportError
 from bot.services.stats import DIMENSIONS, METRICS, SUMMARY_ORDER
 from bot.testing.stats_data import (
@@ -77,7 +78,8 @@ def test_xlsx_has_every_figure_and_native_charts(generated, tmp_path):
     path = export.write(figures, "xlsx", tmp_path / "out" / "stats.xlsx")
     book = load_workbook(path)
     titles = [d.title for d in DIMENSIONS]
-    assert book.sheetnames == ["汇总", *titles, "线下活动", "未解答问题"]
+    legal = ["法律事务", "法律事务按月", "法律事务按季度", "法律事务按类型", "附录-数字来源"]
+    assert book.sheetnames == ["汇总", *titles, "线下活动", "未解答问题", *legal]
 
     summary_sheet = book["汇总"]
     header = next(r for r in range(1, 10) if summary_sheet.cell(r, 1).value == "指标")
@@ -102,9 +104,7 @@ def test_xlsx_has_every_figure_and_native_charts(generated, tmp_path):
 
 def read_table(sheet) -> dict:
     """{group: {metric: figure}} from a breakdown sheet, in either orientation."""
-    lines = [
-        line for line in sheet.iter_rows(min_row=1, values_only=True) if line[0] is not None
-    ]
+    lines = [line for line in sheet.iter_rows(min_row=1, values_only=True) if line[0] is not None]
     header, body = lines[0], lines[1:]
     if header[0] == export.TRANSPOSED_CORNER:  # a row per metric, a column per group
         return {
@@ -162,6 +162,9 @@ def test_csv_carries_the_same_figures(generated, tmp_path):
         for title, rows in expected_tables(data).items()
         if rows
     }
+    legal = {key: got.pop(key) for key in list(got) if key.startswith("法律事务")}
+    assert legal["法律事务"] == {"全部": {label: "0" for label in LEGAL_METRICS.values()}}
+    assert set(legal) == {"法律事务", "法律事务按月", "法律事务按季度", "法律事务按类型"}
     assert got == tables
 
 
@@ -342,15 +345,15 @@ def test_report_follows_the_report_structure(generated):
     text = report.to_markdown(figures)
     assert "## 一、主要举措和成效" in text
     assert "### （五）强化法治宣传，营造浓厚法治氛围" in text
+    headings = [line for line in text.splitlines() if line.startswith("### ")]
+    assert [h[4:7] for h in headings] == ["（三）", "（四）", "（五）"]
     paragraphs = [line for line in text.splitlines() if line[:2] in ("一是", "二是", "三是")]
-    assert [p[:2] for p in paragraphs] == ["一是", "二是", "三是"]
+    assert [p[:2] for p in paragraphs] == ["一是", "二是", "三是"] * 2
 
 
 def test_report_says_as_of_today_while_the_period_runs(generated):
     _, figures = generated
-    running = dataclasses.replace(
-        figures, generated_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
-    )
+    running = dataclasses.replace(figures, generated_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC))
     assert "截至2026年12月4日" in report.to_markdown(running)
     closed = dataclasses.replace(figures, generated_at=datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
     assert "截至2026年12月31日" in report.to_markdown(closed)

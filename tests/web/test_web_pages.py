@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from bot.models import Activity, FaqQuestion, Notice, OutboxMessage, Push, Schedule, WebAudit
-from bot.services import consultations
+from bot.services import cases as consultations
 from bot.testing.web import (
     app_for,
     case_row,
