@@ -130,5 +130,6 @@ def test_match_statuses_are_the_matchers_and_each_has_a_ledger_kind():
         matcher.NONE,
         matcher.OUT_OF_SCOPE,
         matcher.CHITCHAT_STATUS,
+        matcher.SAFETY,
     }
     assert set(FAQ_KINDS) == set(MatchStatus)

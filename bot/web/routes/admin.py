@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.ledger import Kind
 from bot.models import User, WebAccount
 from bot.routing import Context
 from bot.services import users
@@ -76,7 +77,7 @@ def grant(page: Page):
     if ref in page.settings.admins:
         return page.redirect("/admin/accounts", f"{ref} 是配置中的管理员，角色由 PUFA_ADMINS 决定。", "error")
     user = users.set_role(page.db, ref, role)
-    Context(page.db, page.actor, page.settings, page.services, "web").count("role_granted", ref=f"{ref}:{role}")
+    Context(page.db, page.actor, page.settings, page.services, "web").count(Kind.ROLE_GRANTED, ref=f"{ref}:{role}")
     page.audit("role_granted", ref, role)
     return page.redirect("/admin/accounts", f"已将 {user.ref} 设为{users.ROLE_NAMES[role]}。")
 
@@ -87,7 +88,7 @@ def revoke(page: Page):
     if user is None or user.role not in users.GRANTABLE_ROLES:
         return page.redirect("/admin/accounts", f"{ref} 没有可撤销的角色。", "error")
     previous, user.role = user.role, "resident"
-    Context(page.db, page.actor, page.settings, page.services, "web").count("role_revoked", ref=f"{ref}:{previous}")
+    Context(page.db, page.actor, page.settings, page.services, "web").count(Kind.ROLE_REVOKED, ref=f"{ref}:{previous}")
     page.audit("role_revoked", ref, previous)
     return page.redirect("/admin/accounts", f"已撤销 {user.ref} 的{users.ROLE_NAMES[previous]}角色。")
 

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlmodel import Session
 from starlette.responses import JSONResponse
 
+from bot.ledger import Kind, schedule_ref
 from bot.models import Notice, Push, Schedule
 from bot.routing import Context
 from bot.services import publicity, schedules
@@ -155,7 +156,7 @@ def _schedule(page: Page, text: str, audience: Audience, attachment):
         page.flash(f"{exc}\n{schedules.WHEN_HELP}", "error")
         return index(page, **_echo(page))
     Context(page.db, page.actor, page.settings, page.services, "web").count(
-        "notice_scheduled", topic=notice.topic, ref=f"schedule:{schedule.id}"
+        Kind.NOTICE_SCHEDULED, topic=notice.topic, ref=schedule_ref(schedule.id)
     )
     _nudge_scheduler(page)
     summary = schedules.summary(page.db, schedule, zone)
@@ -214,7 +215,7 @@ def schedule_edit(page: Page):
             return page.redirect(back, f"内容超过了 {publicity.MAX_NOTICE_CHARS} 字的上限。", "error")
         page.db.get(Notice, schedule.notice_id).text = text
     Context(page.db, page.actor, page.settings, page.services, "web").count(
-        "schedule_changed", ref=f"schedule:{schedule.id}"
+        Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id)
     )
     _nudge_scheduler(page)
     summary = schedules.summary(page.db, schedule, zone)
@@ -228,7 +229,7 @@ def schedule_cancel(page: Page):
         return page.redirect("/notices", "没有这个进行中的定时推送。", "error")
     schedules.cancel(page.db, schedule)
     Context(page.db, page.actor, page.settings, page.services, "web").count(
-        "schedule_cancelled", ref=f"schedule:{schedule.id}"
+        Kind.SCHEDULE_CANCELLED, ref=schedule_ref(schedule.id)
     )
     _nudge_scheduler(page)
     page.audit("schedule_cancelled", f"schedule:{schedule.id}")
