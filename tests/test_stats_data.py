@@ -27,7 +27,7 @@ BOOKS = ("合同", "婚姻家庭", "继承", "物权")
 ACTIVITY_KINDS = ("lecture", "study", "tour", "culture_spot", "other")
 INBOUND = ("in_text", "in_command", "in_button", "in_media", "in_event")
 TOPICAL = {
-    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_view",
+    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_view",
     "feedback_helpful", "feedback_unhelpful", "consult_submitted", "consult_claimed",
     "consult_answered", "consult_closed", "consult_followup", "consult_rated",
     "notice_published", "subscribe",
@@ -45,11 +45,11 @@ COUNT_RULES = {
     "messages_out": lambda e: e.kind in ("out_reply", "out_push"),
     "replies": lambda e: e.kind == "out_reply",
     "questions": lambda e: (
-        e.kind in ("faq_answered", "faq_suggested", "faq_out_of_scope")
+        e.kind in ("faq_answered", "faq_suggest", "faq_out_of_scope")
         or (e.kind == "faq_unanswered" and e.ref != "suggest_rejected")
     ),
     "answered": lambda e: e.kind == "faq_answered",
-    "suggested": lambda e: e.kind == "faq_suggested",
+    "suggested": lambda e: e.kind == "faq_suggest",
     "unanswered": lambda e: e.kind == "faq_unanswered",
     "out_of_scope": lambda e: e.kind == "faq_out_of_scope",
     "chitchat": lambda e: e.kind == "faq_chitchat",
@@ -65,7 +65,7 @@ COUNT_RULES = {
     "consult_followup": lambda e: e.kind == "consult_followup",
     "consult_rated": lambda e: e.kind == "consult_rated",
     "notices": lambda e: e.kind == "notice_published",
-    "deliveries": lambda e: e.kind == "out_push" and (e.ref or "").startswith("notice:"),
+    "deliveries": lambda e: e.kind == "out_push" and (e.ref or "").startswith("push:"),
     "pushes": lambda e: e.kind == "out_push",
     "push_failed": lambda e: e.kind == "push_failed",
     "push_unreachable": lambda e: e.kind == "push_unreachable",
@@ -74,7 +74,7 @@ COUNT_RULES = {
 }
 COUNTED = {
     "in_text", "in_command", "in_button", "in_media", "in_event", "out_reply", "out_push",
-    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
+    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
     "faq_view", "faq_article", "feedback_helpful", "feedback_unhelpful",
     "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
     "consult_followup", "consult_rated", "notice_published", "push_failed",
@@ -186,7 +186,7 @@ def _event(rng: random.Random, kind: str, at: datetime, data: Data) -> Ev:
     if kind == "faq_unanswered" and rng.random() < 0.3:
         event.ref = "suggest_rejected"
     if kind in ("out_push", "push_failed", "push_unreachable"):
-        event.ref = rng.choice(("notice:1", "notice:22", "consult:5", None))
+        event.ref = rng.choice(("push:1", "push:22", "consult:5", None))
     if kind == "consult_answered" and rng.random() < 0.9:
         event.value = round(rng.uniform(0.1, 120), 2)
     return event

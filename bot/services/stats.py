@@ -73,7 +73,7 @@ from bot.services.activities import KINDS as ACTIVITY_KINDS
 from bot.services.periods import Period, local_midnight_utc
 from bot.timeutil import utcnow
 
-PUBLICITY_SOURCES = ("notice:",)
+PUBLICITY_SOURCES = ("push:",)  # bot.services.outbox.PUSH_SOURCE: a notice's push
 RESIDENT_ROLE = "resident"
 MAX_LISTED_GAPS = 5000
 SCAN_SHARE = 0.25  # on SQLite, scan the ledger for periods covering more of its span
@@ -87,7 +87,7 @@ CHANNEL_LABELS = {
     "offline": "线下活动",
 }
 
-FAQ_QUESTION_KINDS = ("faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope")
+FAQ_QUESTION_KINDS = ("faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope")
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         skip=("faq_unanswered", REJECTED),
     ),
     Metric("answered", "直接解答（次）", "提问后直接给出解答", ("faq_answered",)),
-    Metric("suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", ("faq_suggested",)),
+    Metric("suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", ("faq_suggest",)),
     Metric(
         "unanswered",
         "未能解答（次）",
