@@ -9,7 +9,7 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, adviser, consult, faq, publicity, start, stats
+    from handlers import admin, adviser, consult, faq, publicity, start, stats, walkin
 
     return [
         start.router,
@@ -19,4 +19,5 @@ def all_routers() -> list[Router]:
         consult.router,
         adviser.router,
         publicity.router,
+        walkin.router,
     ]

@@ -35,6 +35,9 @@ CHANNEL_NAMES = {
     "telegram": "Telegram",
     "wechat": "微信",
     "offline": "线下活动",
+    "walk_in": "窗口",
+    "phone": "电话",
+    "hotline": "热线",
 }
 
 
@@ -214,6 +217,9 @@ def report_figures(data) -> set[str]:
     for dimension in ("book", "topic", "activity_kind"):
         for row in expected_breakdown(data, FIRST, END, dimension).values():
             allowed |= {str(v) for v in row.values()}
+    channels = expected_breakdown(data, FIRST, END, "channel")  # 窗口/电话/热线 consultations
+    allowed |= {str(row["consult_submitted"]) for row in channels.values()}
+    allowed.add(str(summary["consult_submitted"] - summary["consult_in_person"]))
     places = expected_breakdown(data, FIRST, END, "community")
     allowed.add(str(sum(1 for k, row in places.items() if k and row["activities"])))
     as_of = min(date(2026, 12, 31), datetime.now(ZONE).date())  # "截至…" while 2026 runs

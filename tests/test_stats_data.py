@@ -59,6 +59,9 @@ COUNT_RULES = {
     "helpful": lambda e: e.kind == "feedback_helpful",
     "unhelpful": lambda e: e.kind == "feedback_unhelpful",
     "consult_submitted": lambda e: e.kind == "consult_submitted",
+    "consult_in_person": lambda e: (
+        e.kind == "consult_submitted" and e.channel in ("walk_in", "phone", "hotline")
+    ),
     "consult_claimed": lambda e: e.kind == "consult_claimed",
     "consult_answered": lambda e: e.kind == "consult_answered",
     "consult_closed": lambda e: e.kind == "consult_closed",
@@ -187,6 +190,8 @@ def _event(rng: random.Random, kind: str, at: datetime, data: Data) -> Ev:
         event.ref = "suggest_rejected"
     if kind in ("out_push", "push_failed", "push_unreachable"):
         event.ref = rng.choice(("push:1", "push:22", "consult:5", None))
+    if kind == "consult_submitted" and rng.random() < 0.3:  # recorded by staff
+        event.channel = rng.choice(("walk_in", "phone", "hotline"))
     if kind == "consult_answered" and rng.random() < 0.9:
         event.value = round(rng.uniform(0.1, 120), 2)
     return event

@@ -100,9 +100,10 @@ def consult(day: Day, harness, user: str, *, topic: str, community: str, text: s
     return number
 
 
-async def scripted_day(harness, engine) -> tuple[Day, dict]:
+async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
     """The day: questions of every status, browsing, feedback, two Telegram subscribers, a
-    notice sent by the delivery worker, a consultation to its rating and close, an activity.
+    notice sent by the delivery worker, a consultation to its rating and close, a phone
+    consultation recorded in chat and a walk-in one from the CLI, an activity.
     Returns the tally and the figures it must give."""
     day = Day(harness.services)
     day.say("admin", "/grant console:clerk staff")
@@ -148,6 +149,21 @@ async def scripted_day(harness, engine) -> tuple[Day, dict]:
     assert "已结案" in texts(day.press("lawyer", "确认结案", confirm))
     day.read(harness, "alice")  # "已结案"
 
+    # The adviser records a phone consultation answered on the spot (in chat) …
+    ways = day.say("lawyer", "/walkin")
+    communities = day.press("lawyer", "电话", ways)
+    topics = day.press("lawyer", "华阳里社区", communities)
+    day.press("lawyer", "婚姻家庭", topics)
+    day.say("lawyer", "询问协议离婚需要准备哪些材料")
+    confirm = day.say("lawyer", "告知需双方带身份证、户口簿、结婚证和离婚协议到婚姻登记机关办理。")
+    assert "已登记" in texts(day.press("lawyer", "保存", confirm))
+    # … and the window a walk-in one left for the adviser (from the CLI).
+    code, out, err = run_cli(
+        "cases", "add", "--channel", "窗口", "--community", "平阳里社区", "--topic", "继承遗产",
+        "--summary", "老人咨询遗嘱怎样写才有效",
+    )  # fmt: skip
+    assert code == 0 and "已登记" in out and "窗口" in out, err
+
     # Staff publish a notice to every subscriber; the delivery worker sends it.
     audience = day.say("clerk", "/notice 本周六上午在东风里社区开展民法典宣讲。")
     preview = day.press("clerk", "全部订阅者", audience)
@@ -190,13 +206,14 @@ async def scripted_day(harness, engine) -> tuple[Day, dict]:
         "articles": 0,
         "helpful": 1,
         "unhelpful": 0,
-        "consult_submitted": 1,
+        "consult_submitted": 3,
+        "consult_in_person": 2,  # the phone call and the walk-in
         "consult_claimed": 1,
-        "consult_answered": 1,
-        "consult_closed": 1,
+        "consult_answered": 2,  # online, and the phone call on the spot
+        "consult_closed": 2,
         "consult_followup": 0,
         "consult_rated": 1,
-        "median_answer_hours": round(hours, 2),
+        "median_answer_hours": round(hours, 2),  # nobody waited for the on-the-spot answer
         "notices": 1,
         "deliveries": 2,
         "pushes": sum(day.pushes.values()),
@@ -219,7 +236,7 @@ def _paragraphs(path) -> str:
 async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     harness, engine, cli, tmp_path  # noqa: F811
 ):
-    day, expected = await scripted_day(harness, engine)
+    day, expected = await scripted_day(harness, engine, cli)
     year = str(current_year(harness.services.settings.zone).start.year)
 
     # JSON: every figure of the summary, and the channel breakdown.
@@ -231,6 +248,8 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert channels["控制台"]["messages_in"] == day.inbound["console"]
     assert channels["Telegram"]["deliveries"] == 2
     assert channels["线下活动"]["activities"] == 1
+    assert channels["电话"]["consult_submitted"] == channels["窗口"]["consult_submitted"] == 1
+    assert channels["控制台"]["consult_submitted"] == 1
     communities = {r["label"]: r["values"] for r in data["breakdowns"]["community"]["rows"]}
     assert communities["东风里社区"]["consult_submitted"] == 1
     assert communities["平阳里社区"]["attendance"] == 120
@@ -264,9 +283,12 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
         assert "“有帮助”评价1次、“没帮助”评价0次" in text
         assert "推送普法信息1条，覆盖2人次" in text and "订阅普法信息的群众2人" in text
         assert "开展线下普法活动1次，参与群众120人次" in text and "覆盖1个社区" in text
-        assert "提交咨询1件，法律顾问答复群众咨询1件，办结1件" in text
+        assert (
+            "受理群众法律咨询3件，其中通过普法助手提交1件、窗口来访1件、电话咨询1件，"
+            "法律顾问答复群众咨询2件，办结2件" in text
+        )
         assert f"首次答复时间中位数为{e['median_answer_hours']:.1f}小时" in text
-        assert "咨询主要集中在房产物业（1件）" in text
+        assert "咨询主要集中在婚姻家庭（1件）、房产物业（1件）、继承遗产（1件）" in text
         assert "仍有2次提问未能解答、0次解答被群众评为“没帮助”，另有1次提问超出" in text
     body = docx.split("一、主要举措和成效", 1)[1].split("附", 1)[0]
     today = date.today()

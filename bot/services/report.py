@@ -33,6 +33,7 @@ TABLE_METRICS = (
     "deliveries",
     "subscribers",
     "consult_submitted",
+    "consult_in_person",
     "consult_answered",
     "consult_closed",
     "median_answer_hours",
@@ -144,10 +145,9 @@ def _offline(stats: Stats) -> str:
 def _consultations(stats: Stats) -> str:
     s = stats.summary
     span = SPAN_WORDS[stats.period.kind]
-    text = (
-        f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}群众通过普法助手向法律顾问提交咨询"
-        f"{_n(s['consult_submitted'])}件，法律顾问答复群众咨询{_n(s['consult_answered'])}件，"
-        f"办结{_n(s['consult_closed'])}件"
+    text = f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}{_received(stats)}"
+    text += (
+        f"，法律顾问答复群众咨询{_n(s['consult_answered'])}件，办结{_n(s['consult_closed'])}件"
     )
     if s["median_answer_hours"] is None:
         text += "，暂无答复记录可计算首次答复时间。"
@@ -158,6 +158,23 @@ def _consultations(stats: Stats) -> str:
         listed = "、".join(f"{label}（{count}件）" for label, count in topics)
         text += f"咨询主要集中在{listed}等方面。"
     return text
+
+
+IN_PERSON_WORDS = {"walk_in": "窗口来访", "phone": "电话咨询", "hotline": "热线咨询"}
+
+
+def _received(stats: Stats) -> str:
+    """How many consultations came in, and by which way when some were recorded by staff."""
+    s = stats.summary
+    if not s["consult_in_person"]:
+        return f"群众通过普法助手向法律顾问提交咨询{_n(s['consult_submitted'])}件"
+    by_channel = {r.key: r.values["consult_submitted"] for r in stats.breakdown("channel").rows}
+    online = s["consult_submitted"] - s["consult_in_person"]
+    parts = [f"通过普法助手提交{online}件"] if online else []
+    parts += [
+        f"{word}{by_channel[key]}件" for key, word in IN_PERSON_WORDS.items() if by_channel.get(key)
+    ]
+    return f"受理群众法律咨询{_n(s['consult_submitted'])}件，其中{'、'.join(parts)}"
 
 
 def gap_paragraphs(stats: Stats) -> list[str]:

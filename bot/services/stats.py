@@ -85,7 +85,12 @@ CHANNEL_LABELS = {
     "console": "控制台",
     "cli": "命令行",
     "offline": "线下活动",
+    # consultations recorded by staff (bot.services.walkin.CHANNELS)
+    "walk_in": "窗口",
+    "phone": "电话",
+    "hotline": "热线",
 }
+IN_PERSON_CHANNELS = ("walk_in", "phone", "hotline")
 
 FAQ_QUESTION_KINDS = ("faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope")
 
@@ -106,17 +111,21 @@ class Metric:
         return self.skip != (kind, variant)
 
 
-REJECTED, PUBLICITY = "rejected", "publicity"
+REJECTED, PUBLICITY, IN_PERSON = "rejected", "publicity", "in_person"
 
 
 def _variant_conditions() -> dict[str, ColumnElement]:
-    """The rows whose ref changes what they count for: the faq_unanswered row of a rejected
-    suggestion, and an out_push whose source is a notice (a publicity delivery)."""
+    """The rows whose ref or channel changes what they count for: the faq_unanswered row of
+    a rejected suggestion, an out_push whose source is a notice (a publicity delivery), and
+    a consultation recorded by staff (窗口/电话/热线)."""
     kind, ref = LedgerEvent.kind, LedgerEvent.ref
     publicity = or_(*(ref.like(f"{prefix}%") for prefix in PUBLICITY_SOURCES))
     return {
         REJECTED: and_(kind == "faq_unanswered", ref == "suggest_rejected"),
         PUBLICITY: and_(kind == ledger.OUT_PUSH, publicity),
+        IN_PERSON: and_(
+            kind == "consult_submitted", LedgerEvent.channel.in_(IN_PERSON_CHANNELS)
+        ),
     }
 
 
@@ -174,6 +183,13 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         "群众提交给法律顾问的咨询",
         ("consult_submitted",),
     ),
+    Metric(
+        "consult_in_person",
+        "窗口电话热线咨询（件）",
+        "工作人员登记的窗口来访、电话和热线咨询（已含在受理法律咨询中）",
+        ("consult_submitted",),
+        variant=IN_PERSON,
+    ),
     Metric("consult_claimed", "顾问认领（件）", "法律顾问认领的咨询", ("consult_claimed",)),
     Metric("consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", ("consult_answered",)),
     Metric("consult_closed", "咨询办结（件）", "已办结的咨询", ("consult_closed",)),
@@ -206,8 +222,8 @@ SUMMARY_ORDER = (
     "residents", "messages_in", "messages_out", "replies",
     "questions", "answered", "suggested", "unanswered", "out_of_scope", "chitchat",
     "views", "answers_shown", "articles", "helpful", "unhelpful",
-    "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
-    "consult_followup", "consult_rated", "median_answer_hours",
+    "consult_submitted", "consult_in_person", "consult_claimed", "consult_answered",
+    "consult_closed", "consult_followup", "consult_rated", "median_answer_hours",
     "notices", "deliveries", "pushes", "push_failed", "push_unreachable",
     "subscribes", "unsubscribes", "subscribers",
     "activities", "attendance",
