@@ -96,7 +96,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             today=now.astimezone(settings.zone).date(),
         )
     except walkin.WalkinError as exc:
-        logging.getLogger(__name__).info("cases add refused: %s", exc)
+        logging.getLogger(__name__).debug("cases add refused: %s", exc)
         print(str(exc), file=sys.stderr)
         return 2
     with _session(settings) as session:

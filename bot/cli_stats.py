@@ -1,4 +1,5 @@
-"""Statistics subcommands: activity add|list|edit|delete, stats, export, report.
+"""Statistics subcommands: activity add|list|edit|delete|import|export,
+publication add|list|delete, stats, export, report.
 
 Option values are read as text and checked here (not by argparse's `type=`/`choices=`),
 so a bad year, date, format or attendance gets a Chinese message and exit code 2.
@@ -7,6 +8,7 @@ so a bad year, date, format or attendance gets a Chinese message and exit code 2
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from contextlib import contextmanager
 
@@ -15,6 +17,7 @@ from sqlmodel import Session
 from bot.config import Settings
 
 CLI_CHANNEL = "cli"
+log = logging.getLogger(__name__)
 
 
 class UsageError(ValueError):
@@ -23,6 +26,7 @@ class UsageError(ValueError):
 
 def register(commands: argparse._SubParsersAction) -> None:
     _register_activity(commands)
+    _register_publication(commands)
 
     stats = commands.add_parser("stats", help="打印某一时间段的统计摘要")
     stats.add_argument("period", nargs="?", help="时间段：2026、2026Q3、2026-05 或日期范围")
@@ -65,6 +69,7 @@ def _register_activity(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--community", help="社区")
     add.add_argument("--topic", help="主题，例如 民法典")
     add.add_argument("--notes", help="备注")
+    _extra_options(add)
     add.set_defaults(func=cmd_activity_add)
 
     listing = actions.add_parser("list", help="列出活动")
@@ -80,11 +85,54 @@ def _register_activity(commands: argparse._SubParsersAction) -> None:
     edit.add_argument("--community")
     edit.add_argument("--topic")
     edit.add_argument("--notes")
+    _extra_options(edit)
     edit.set_defaults(func=cmd_activity_edit)
 
     delete = actions.add_parser("delete", help="删除一次活动")
     delete.add_argument("id", help="活动编号")
     delete.set_defaults(func=cmd_activity_delete)
+
+    importing = actions.add_parser("import", help="从 Excel（.xlsx）导入活动，有错则一条也不导入")
+    importing.add_argument("file", help="xlsx 文件，列与 activity export 导出的相同")
+    importing.set_defaults(func=cmd_activity_import)
+
+    exporting = actions.add_parser("export", help="把活动导出为可再导入的 Excel（.xlsx）")
+    _period_options(exporting)
+    exporting.add_argument("--out", required=True, help="输出的 .xlsx 文件")
+    exporting.set_defaults(func=cmd_activity_export)
+
+
+EXTRA_OPTIONS = {
+    "audience": ("--audience", "对象：居民、机关干部或执法人员（默认居民）"),
+    "materials": ("--materials", "发放资料份数"),
+    "site": ("--site", "法治文化阵地（PUFA_SITES 中的一个，或其他地点）"),
+    "series": ("--series", "所属系列或栏目，例如 大赵讲纪、小赵说法"),
+    "lecturer": ("--lecturer", "主讲人或团队，例如 老法官志愿团"),
+    "attachments": ("--attachments", "照片、签到表等文件路径，多个用逗号分隔"),
+}
+
+
+def _extra_options(parser: argparse.ArgumentParser) -> None:
+    for option, help_text in EXTRA_OPTIONS.values():
+        parser.add_argument(option, help=help_text)
+
+
+def _register_publication(commands: argparse._SubParsersAction) -> None:
+    publication = commands.add_parser("publication", help="登记其他渠道（两微一端、微信群、宣传栏）发布的普法信息")
+    actions = publication.add_subparsers(dest="publication_command", metavar="操作", required=True)
+    add = actions.add_parser("add", help="登记一条发布")
+    add.add_argument("--date", required=True, help="发布日期，例如 2026-05-12")
+    add.add_argument("--channel", required=True, help="微信公众号、微博、新闻客户端、微信群、宣传栏或其他")
+    add.add_argument("--title", required=True, help="标题")
+    add.add_argument("--topic", help="主题，例如 民法典")
+    add.add_argument("--link", help="链接（http:// 或 https://）")
+    add.set_defaults(func=cmd_publication_add)
+    listing = actions.add_parser("list", help="列出登记的发布")
+    listing.add_argument("period", nargs="?", help="时间段（默认全部）")
+    listing.set_defaults(func=cmd_publication_list)
+    delete = actions.add_parser("delete", help="删除一条登记")
+    delete.add_argument("id", help="编号")
+    delete.set_defaults(func=cmd_publication_delete)
 
 
 # --- plumbing --------------------------------------------------------------------------------
@@ -106,13 +154,22 @@ def _guarded(command):
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.services.activities import ActivityError
+        from bot.services.activity_io import ImportRefused
         from bot.services.export import ExportError
         from bot.services.periods import PeriodError
+        from bot.services.publications import PublicationError
         from bot.services.report import ReportError
 
         try:
             return command(args, settings)
-        except (ActivityError, ExportError, PeriodError, ReportError, UsageError) as exc:
+        except ImportRefused as exc:
+            log.debug("%s refused: %d problems", command.__name__, len(exc.errors))
+            print(str(exc), file=sys.stderr)
+            return 2
+        except (
+            ActivityError, ExportError, PeriodError, PublicationError, ReportError, UsageError
+        ) as exc:  # fmt: skip
+            log.debug("%s refused: %s", command.__name__, exc)
             print(str(exc), file=sys.stderr)
             return 2
         except OSError as exc:
@@ -151,6 +208,7 @@ def cmd_activity_add(args: argparse.Namespace, settings: Settings) -> int:
         community=args.community,
         topic=args.topic,
         notes=args.notes,
+        **{name: getattr(args, name) for name in EXTRA_OPTIONS},
     )
     with _session(settings) as session:
         activity = activities.add(session, data, channel=CLI_CHANNEL, actor="cli")
@@ -188,6 +246,7 @@ def cmd_activity_edit(args: argparse.Namespace, settings: Settings) -> int:
         "community": args.community,
         "topic": args.topic,
         "notes": args.notes,
+        **{name: getattr(args, name) for name in EXTRA_OPTIONS},
     }
     changes = dict(activities.clean_field(k, v) for k, v in options.items() if v is not None)
     if not changes:
@@ -207,6 +266,70 @@ def cmd_activity_delete(args: argparse.Namespace, settings: Settings) -> int:
         activity = activities.delete(session, args.id, channel=CLI_CHANNEL)
         session.commit()
         print(f"已删除：{activities.describe(activity)}")
+    return 0
+
+
+@_guarded
+def cmd_activity_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import activity_io
+
+    with _session(settings) as session:
+        added = activity_io.import_file(session, args.file, channel=CLI_CHANNEL, actor="cli")
+        session.commit()
+        people = sum(a.attendance for a in added)
+        print(f"已导入 {len(added)} 次活动（参与 {people} 人次），来自 {args.file}。")
+    return 0
+
+
+@_guarded
+def cmd_activity_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import activity_io
+
+    if not args.out.lower().endswith(".xlsx"):
+        raise UsageError(f"输出文件应以 .xlsx 结尾，收到的是“{args.out}”。")
+    period = _period(args, settings)
+    with _session(settings) as session:
+        count = activity_io.export_file(session, period, args.out)
+    print(f"已导出 {period.label}线下活动 {count} 次：{args.out}")
+    return 0
+
+
+# --- publication -------------------------------------------------------------------------------
+@_guarded
+def cmd_publication_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import publications
+
+    data = publications.draft(
+        day=args.date, channel=args.channel, title=args.title, topic=args.topic, link=args.link
+    )
+    with _session(settings) as session:
+        item = publications.add(session, data, channel=CLI_CHANNEL, actor="cli")
+        session.commit()
+        print(f"已登记：{publications.describe(item)}")
+    return 0
+
+
+@_guarded
+def cmd_publication_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import periods, publications
+
+    period = periods.parse_period(args.period, settings.zone) if args.period else None
+    with _session(settings) as session:
+        found = publications.in_period(session, period)
+        for item in found:
+            print(publications.describe(item))
+        print(f"共 {len(found)} 条。" if found else "没有登记的发布。")
+    return 0
+
+
+@_guarded
+def cmd_publication_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.services import publications
+
+    with _session(settings) as session:
+        item = publications.delete(session, args.id, channel=CLI_CHANNEL)
+        session.commit()
+        print(f"已删除：{publications.describe(item)}")
     return 0
 
 

@@ -82,7 +82,9 @@ def _clean(step: str, text: str, ctx: Context) -> str | None:
     return walkin.clean_answer(text)
 
 
-@router.command("walkin", help="登记窗口、电话或热线咨询", roles=ADVISER_ROLES, aliases=("登记咨询",))
+@router.command(
+    "walkin", help="登记窗口、电话或热线咨询", roles=ADVISER_ROLES, aliases=("登记咨询",)
+)
 def walkin_command(incoming: Incoming, ctx: Context) -> Reply:
     ctx.set_state(FLOW, "channel", {})
     return _prompt("channel", ctx)

@@ -16,7 +16,7 @@ from openpyxl.chart import BarChart, LineChart
 from sqlmodel import Session
 
 from bot.services import export, periods, report, stats
-from bot.services.activities import KINDS
+from bot.services.activities import AUDIENCES, KINDS
 from bot.services.export import ExportError
 from bot.services.report import ReportError
 from bot.services.stats import DIMENSIONS, METRICS, SUMMARY_ORDER
@@ -51,6 +51,7 @@ def row_label(dimension: str, key) -> str:
         "channel": lambda: CHANNEL_NAMES[key],
         "book": lambda: f"{key}编",
         "activity_kind": lambda: KINDS[key],
+        "audience": lambda: AUDIENCES[key],
     }.get(dimension, lambda: key)()
 
 
@@ -214,9 +215,11 @@ def report_figures(data) -> set[str]:
     allowed = {str(v) for v in summary.values() if isinstance(v, int)}
     if summary["median_answer_hours"] is not None:
         allowed.add(f"{summary['median_answer_hours']:.1f}")
-    for dimension in ("book", "topic", "activity_kind"):
-        for row in expected_breakdown(data, FIRST, END, dimension).values():
+    for dimension in ("book", "topic", "activity_kind", "audience", "site", "series"):
+        rows = expected_breakdown(data, FIRST, END, dimension)
+        for row in rows.values():
             allowed |= {str(v) for v in row.values()}
+        allowed.add(str(sum(1 for k, row in rows.items() if k and row["activities"])))
     channels = expected_breakdown(data, FIRST, END, "channel")  # 窗口/电话/热线 consultations
     allowed |= {str(row["consult_submitted"]) for row in channels.values()}
     allowed.add(str(summary["consult_submitted"] - summary["consult_in_person"]))

@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 from sqlalchemy import insert as sa_insert
 from sqlmodel import Session
 
-from bot.models import Activity, FaqQuestion, LedgerEvent, User
+from bot.models import Activity, FaqQuestion, LedgerEvent, Publication, User
 
 ZONE = ZoneInfo("Asia/Shanghai")
 CHANNELS = ("console", "telegram", "wechat")
 COMMUNITIES = ("东风里社区", "平阳里社区", "华阳里社区")
+SITES = ("东风里社区法治文化广场", "平阳里社区法治宣传长廊")
 TOPICS = ("婚姻家庭", "租赁", "继承", "相邻关系")
 BOOKS = ("合同", "婚姻家庭", "继承", "物权")
 ACTIVITY_KINDS = ("lecture", "study", "tour", "culture_spot", "other")
@@ -106,6 +107,10 @@ class Act:
     community: str | None
     topic: str | None
     attendance: int
+    audience: str = "residents"
+    materials: int = 0
+    site: str | None = None
+    series: str | None = None
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Data:
     events: list[Ev] = field(default_factory=list)
     activities: list[Act] = field(default_factory=list)
     questions: list[Gap] = field(default_factory=list)
+    publications: list[date] = field(default_factory=list)  # items registered, by day
     user_ids: list[int] = field(default_factory=list)  # database ids, after insert
 
 
@@ -153,10 +159,17 @@ def generate(seed: int = 7, events: int = 2500, prefix: str = "u") -> Data:
         topic = rng.choice(("民法典", "宪法", "反诈", None))
         kind = rng.choice(ACTIVITY_KINDS)
         data.activities.append(
-            Act(day, kind, f"活动{number}", community, topic, rng.randrange(0, 300))
+            Act(
+                day, kind, f"活动{number}", community, topic, rng.randrange(0, 300),
+                audience=rng.choice(("residents", "residents", "cadres", "enforcement")),
+                materials=rng.choice((0, rng.randrange(1, 500))),
+                site=rng.choice((*SITES, None)),
+                series=rng.choice(("大赵讲纪、小赵说法", "法治讲堂", None)),
+            )  # fmt: skip
         )
     data.activities.append(Act(date(2026, 12, 31), "lecture", "年终宣讲", None, None, 88))
     data.activities.append(Act(date(2027, 1, 1), "lecture", "新年宣讲", None, None, 77))
+    data.publications = [date(2025, 12, 25) + timedelta(days=rng.randrange(400)) for _ in range(25)]
     for number in range(60):
         status = rng.choice(("answered", "suggest", "none", "out_of_scope"))
         feedback = (
@@ -240,8 +253,16 @@ def insert(engine: Engine, data: Data) -> Data:
                 community=a.community,
                 topic=a.topic,
                 attendance=a.attendance,
+                audience=a.audience,
+                materials=a.materials,
+                site=a.site,
+                series=a.series,
             )
             for a in data.activities
+        )
+        session.add_all(
+            Publication(day=day, channel="official", title=f"信息{n}")
+            for n, day in enumerate(data.publications)
         )
         session.add_all(
             FaqQuestion(
@@ -286,8 +307,13 @@ def figures(data: Data, events: list[Ev], acts: list[Act]) -> dict:
     result["residents"] = len(
         {e.user for e in events if e.kind in INBOUND and data.users[e.user][2] == "resident"}
     )
-    result["activities"] = len(acts)
-    result["attendance"] = sum(a.attendance for a in acts)
+    public = [a for a in acts if a.audience == "residents"]
+    study = [a for a in acts if a.audience != "residents"]
+    result["activities"] = len(public)
+    result["attendance"] = sum(a.attendance for a in public)
+    result["study_activities"] = len(study)
+    result["study_attendance"] = sum(a.attendance for a in study)
+    result["materials"] = sum(a.materials for a in acts)
     return result
 
 
@@ -299,6 +325,8 @@ def expected_summary(data: Data, first: date, end: date) -> dict:
     events = within(data, first, end)
     result = figures(data, events, activities_within(data, first, end))
     result["subscribers"] = subscribers_before(data, midnight(end))
+    result["publications"] = sum(1 for day in data.publications if first <= day < end)
+    result["items_published"] = result["notices"] + result["publications"]
     hours = [e.value for e in events if e.kind == "consult_answered" and e.value is not None]
     result["median_answer_hours"] = round(statistics.median(hours), 2) if hours else None
     return result
@@ -330,6 +358,8 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
     acts = activities_within(data, first, end)
     if dimension == "activity_kind":
         events, act_key = [], lambda a: a.kind
+    elif dimension in ("audience", "site", "series"):
+        events, act_key = [], lambda a: getattr(a, dimension)  # noqa: E731
     elif dimension == "book":
         acts, act_key = [], None
     elif dimension == "channel":

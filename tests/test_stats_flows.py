@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -186,6 +187,29 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
     notes = day.say("clerk", "120")
     confirm = day.press("clerk", "跳过", notes)
     assert "已登记" in texts(day.press("clerk", "保存", confirm))
+    # … a cadres' study session from the CLI (学法用法, not public publicity) …
+    code, out, err = run_cli(
+        "activity", "add", "--date", today.isoformat(), "--type", "学法",
+        "--title", "领导干部学习民法典", "--attendance", "35", "--audience", "机关干部",
+        "--materials", "40", "--lecturer", "老法官志愿团",
+    )  # fmt: skip
+    assert code == 0, err
+    # … and a touring event at a 法治文化阵地, in a series, imported from Excel.
+    sheet = write_sheet(
+        "import.xlsx",
+        ["日期", "类型", "名称", "参与人数", "社区", "阵地", "系列栏目", "发放资料（份）"],
+        [[today, "巡回宣传", "民法典广场宣传", 60, "东风里社区", "东风里社区法治文化广场",
+          "大赵讲纪、小赵说法", 200]],
+    )  # fmt: skip
+    code, out, err = run_cli("activity", "import", str(sheet))
+    assert code == 0 and "已导入 1 次活动" in out, err
+    # Two items published through the office's other channels.
+    for channel, title in (("微信公众号", "民法典小课堂：居住权"), ("宣传栏", "民法典宣传月海报")):
+        code, out, err = run_cli(
+            "publication", "add", "--date", today.isoformat(), "--channel", channel,
+            "--title", title, "--topic", "民法典",
+        )  # fmt: skip
+        assert code == 0, err
 
     with Session(engine) as session:
         case = cases.get_case(session, number)
@@ -215,6 +239,8 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
         "consult_rated": 1,
         "median_answer_hours": round(hours, 2),  # nobody waited for the on-the-spot answer
         "notices": 1,
+        "publications": 2,
+        "items_published": 3,  # the bot's notice and the two registered items
         "deliveries": 2,
         "pushes": sum(day.pushes.values()),
         "push_failed": 0,
@@ -222,11 +248,26 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
         "subscribes": 2,
         "unsubscribes": 0,
         "subscribers": 2,
-        "activities": 1,
-        "attendance": 120,
+        "activities": 2,  # the lecture and the touring event (not the cadres' session)
+        "attendance": 180,
+        "materials": 240,
+        "study_activities": 1,
+        "study_attendance": 35,
     }
     assert len(day.residents) == 9  # alice bob carol dan erin fay gus t1 t2
     return day, expected
+
+
+def write_sheet(path: str, headings: list[str], rows: list[list]) -> Path:
+    """An .xlsx as staff would fill it in (generated here: no binaries in git)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(headings)
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return Path(path)
 
 
 def _paragraphs(path) -> str:
@@ -247,12 +288,17 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert channels["Telegram"]["messages_in"] == day.inbound["telegram"]
     assert channels["控制台"]["messages_in"] == day.inbound["console"]
     assert channels["Telegram"]["deliveries"] == 2
-    assert channels["线下活动"]["activities"] == 1
+    assert channels["线下活动"]["activities"] == 2
     assert channels["电话"]["consult_submitted"] == channels["窗口"]["consult_submitted"] == 1
     assert channels["控制台"]["consult_submitted"] == 1
     communities = {r["label"]: r["values"] for r in data["breakdowns"]["community"]["rows"]}
     assert communities["东风里社区"]["consult_submitted"] == 1
     assert communities["平阳里社区"]["attendance"] == 120
+    assert communities["东风里社区"]["attendance"] == 60
+    audiences = {r["label"]: r["values"] for r in data["breakdowns"]["audience"]["rows"]}
+    assert audiences["机关干部"]["study_attendance"] == 35 and audiences["居民"]["activities"] == 2
+    sites = {r["label"]: r["values"] for r in data["breakdowns"]["site"]["rows"]}
+    assert sites["东风里社区法治文化广场"]["materials"] == 200
     topics = {r["label"]: r["values"] for r in data["breakdowns"]["topic"]["rows"]}
     assert topics["房产物业"]["consult_submitted"] == 1
 
@@ -282,7 +328,15 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
         )
         assert "“有帮助”评价1次、“没帮助”评价0次" in text
         assert "推送普法信息1条，覆盖2人次" in text and "订阅普法信息的群众2人" in text
-        assert "开展线下普法活动1次，参与群众120人次" in text and "覆盖1个社区" in text
+        assert "开展线下普法活动2次，参与群众180人次" in text and "覆盖2个社区" in text
+        assert "发放宣传资料240份" in text
+        assert "依托东风里社区法治文化广场等1处法治文化阵地开展活动1次" in text
+        assert "开展“大赵讲纪、小赵说法”1次" in text
+        assert "组织机关干部和执法人员学法1次，参与35人次，其中机关干部学法1次（35人次）" in text
+        assert (
+            "全年累计发布普法学习宣传信息3条，其中普法助手推送1条，其他渠道发布2条"
+            "（宣传栏1条、微信公众号1条）" in text
+        )
         assert (
             "受理群众法律咨询3件，其中通过普法助手提交1件、窗口来访1件、电话咨询1件，"
             "法律顾问答复群众咨询2件，办结2件" in text
@@ -295,6 +349,7 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     allowed = {str(v) for v in expected.values() if isinstance(v, int)}
     allowed |= {f"{e['median_answer_hours']:.1f}", str(today.year), str(today.month)}
     allowed |= {str(today.day), "5"}  # 5: （五）
+    allowed |= {"120", "60"}  # the lecture's and the touring event's attendance, by kind
     assert set(NUMBER.findall(body)) <= allowed, set(NUMBER.findall(body)) - allowed
 
 

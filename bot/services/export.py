@@ -38,6 +38,12 @@ ACTIVITY_COLUMNS = (
     ("community", "社区"),
     ("topic", "主题"),
     ("attendance", "参与人数"),
+    ("audience", "对象"),
+    ("materials", "发放资料（份）"),
+    ("site", "阵地"),
+    ("series", "系列栏目"),
+    ("lecturer", "主讲人或团队"),
+    ("attachments", "附件"),
     ("notes", "备注"),
 )
 GAP_COLUMNS = (
@@ -56,6 +62,9 @@ CHARTED = {
     "topic": ("questions", "consult_submitted"),
     "book": ("answers_shown",),
     "activity_kind": ("attendance",),
+    "audience": ("attendance", "study_attendance"),
+    "site": ("attendance",),
+    "series": ("attendance",),
 }
 MONTH_BAR_CHART = ("consult_submitted", "consult_answered", "activities")
 CHART_FONTS = (

@@ -37,8 +37,13 @@ TABLE_METRICS = (
     "consult_answered",
     "consult_closed",
     "median_answer_hours",
+    "items_published",
+    "publications",
     "activities",
     "attendance",
+    "materials",
+    "study_activities",
+    "study_attendance",
 )
 SPAN_WORDS = {"year": "全年", "quarter": "本季度", "month": "本月", "range": "期间"}
 
@@ -120,6 +125,18 @@ def _online(stats: Stats) -> str:
     return text + (
         f"推送普法信息{_n(s['notices'])}条，覆盖{_n(s['deliveries'])}人次；截至"
         f"{_day(as_of(stats))}，订阅普法信息的群众{_n(s['subscribers'])}人。"
+    ) + _published(stats)
+
+
+def _published(stats: Stats) -> str:
+    """Every item published: the bot's notices and those registered from other channels."""
+    s = stats.summary
+    if not s["publications"]:
+        return ""
+    listed = "、".join(f"{label}{count}条" for label, count in stats.publication_channels.items())
+    return (
+        f"{SPAN_WORDS[stats.period.kind]}累计发布普法学习宣传信息{_n(s['items_published'])}条，"
+        f"其中普法助手推送{_n(s['notices'])}条，其他渠道发布{_n(s['publications'])}条（{listed}）。"
     )
 
 
@@ -139,7 +156,51 @@ def _offline(stats: Stats) -> str:
     places = [r for r in stats.breakdown("community").rows if r.key and r.values["activities"] > 0]
     if places:
         text += f"，覆盖{len(places)}个社区"
-    return text + "。"
+    if s["materials"]:
+        text += f"，发放宣传资料{_n(s['materials'])}份"
+    return text + "。" + _sites_and_series(stats)
+
+
+def _named_rows(stats: Stats, dimension: str) -> list:
+    rows = [r for r in stats.breakdown(dimension).rows if r.key and r.values["activities"] > 0]
+    return sorted(rows, key=lambda r: (-r.values["activities"], r.label))
+
+
+def _sites_and_series(stats: Stats) -> str:
+    """The office's 法治文化阵地 and its series or columns, as far as activities name them."""
+    text = ""
+    sites = _named_rows(stats, "site")
+    if sites:
+        names = "、".join(r.label for r in sites[:3])
+        count = sum(r.values["activities"] for r in sites)
+        text += f"依托{names}等{len(sites)}处法治文化阵地开展活动{count}次。"
+    series = _named_rows(stats, "series")
+    if series:
+        parts = "、".join(f"“{r.label}”{r.values['activities']}次" for r in series[:3])
+        text += f"打造普法品牌栏目，开展{parts}。"
+    return text
+
+
+def study_paragraphs(stats: Stats) -> list[str]:
+    """（二）学法用法: the cadres' study sessions and the enforcement trainings."""
+    s = stats.summary
+    span = SPAN_WORDS[stats.period.kind]
+    if not s["study_activities"]:
+        return [f"{span}暂无登记的机关干部学法和执法人员培训活动（登记时选择对象“机关干部”或“执法人员”）。"]
+    rows = [
+        r
+        for r in stats.breakdown("audience").rows
+        if r.key in ("cadres", "enforcement") and r.values["study_activities"]
+    ]
+    words = {"cadres": "机关干部学法", "enforcement": "执法人员培训"}
+    parts = "、".join(
+        f"{words[r.key]}{r.values['study_activities']}次（{r.values['study_attendance']}人次）"
+        for r in rows
+    )
+    return [
+        f"{span}组织机关干部和执法人员学法{_n(s['study_activities'])}次，参与"
+        f"{_n(s['study_attendance'])}人次，其中{parts}，以学促用，提升依法履职能力。"
+    ]
 
 
 def _consultations(stats: Stats) -> str:
@@ -194,7 +255,10 @@ def sections(stats: Stats) -> list[Section]:
         Section(
             "一、主要举措和成效",
             [],
-            [Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
+            [
+                Section("（二）深入推进学法用法，提升依法履职能力", study_paragraphs(stats)),
+                Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats)),
+            ],
         ),
         Section("二、存在的不足和下一步打算", gap_paragraphs(stats)),
     ]

@@ -187,7 +187,9 @@ def _settle(session: Session, case: Case, answer: str, recorder: User | None, at
         session, case, recorder, "answered", at, status_from="new", status_to="answered",
         body=answer,
     )  # fmt: skip
-    cases.add_event(session, case, recorder, "closed", at, status_from="answered", status_to="closed")
+    cases.add_event(
+        session, case, recorder, "closed", at, status_from="answered", status_to="closed"
+    )
     for kind in ("consult_answered", "consult_replied", "consult_closed"):
         _count(session, kind, case, recorder, at)
 
