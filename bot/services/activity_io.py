@@ -13,6 +13,7 @@ nothing twice. The 线下活动 sheet of the statistics workbook has the same co
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -107,7 +108,7 @@ def parse(path: str | Path) -> Parsed:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
         raise ImportRefused([f"无法读取“{Path(path).name}”：{exc}（应为 .xlsx 文件）"]) from None
     try:
         sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
