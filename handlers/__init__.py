@@ -9,7 +9,7 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, adviser, consult, faq, publicity, start, stats, walkin
+    from handlers import admin, adviser, community, consult, faq, publicity, start, stats, walkin
 
     return [
         start.router,
@@ -20,4 +20,5 @@ def all_routers() -> list[Router]:
         adviser.router,
         publicity.router,
         walkin.router,
+        community.router,
     ]

@@ -444,7 +444,9 @@ def submit(ctx: Context, data: dict) -> Reply:
         zone=ctx.settings.zone,
     )
     count(ctx, "consult_submitted", case)
-    from handlers import adviser  # the adviser side builds on this module
+    from handlers import adviser, community  # the adviser side builds on this module
+
+    community.adopt(ctx, ctx.user, case.community)  # the first consultation sets it once
 
     adviser.notify_new_case(ctx, case)
     log.info("case %s submitted by %s", case.number, ctx.user.ref)

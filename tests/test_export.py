@@ -224,6 +224,8 @@ def report_figures(data) -> set[str]:
     allowed |= {str(row["consult_submitted"]) for row in channels.values()}
     allowed.add(str(summary["consult_submitted"] - summary["consult_in_person"]))
     places = expected_breakdown(data, FIRST, END, "community")
+    unset = places[None]  # 未填写: its residents and their share
+    allowed |= {str(unset["residents"]), f"{unset['residents_share']:.1f}"}
     allowed.add(str(sum(1 for k, row in places.items() if k and row["activities"])))
     as_of = min(date(2026, 12, 31), datetime.now(ZONE).date())  # "截至…" while 2026 runs
     allowed |= {str(as_of.year), str(as_of.month), str(as_of.day)}

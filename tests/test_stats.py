@@ -119,7 +119,10 @@ def test_a_period_without_events_is_all_zero(engine):
     assert all(v == 0 for k, v in figures.summary.items() if k != "median_answer_hours")
     month = figures.breakdown("month")
     assert [row.key for row in month.rows] == [f"2030-{m:02d}" for m in range(1, 13)]
-    assert all(b.rows == [] for b in figures.breakdowns if b.dimension.key != "month")
+    others = [b for b in figures.breakdowns if b.dimension.key not in ("month", "community")]
+    assert all(b.rows == [] for b in others)
+    (unset,) = figures.breakdown("community").rows  # 未填写 is always shown, even at 0
+    assert unset.label == "未填写" and not any(unset.values.values())
 
 
 def _record(session: Session, user: User, at: datetime, kind: str = "in_text") -> None:

@@ -369,7 +369,9 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
     event_key = (lambda e: getattr(e, dimension)) if events else None
     keys = {_group_key(event_key(e)) for e in events} if events else set()
     keys |= {_group_key(act_key(a)) for a in acts} if act_key else set()
-    return {
+    if dimension == "community":
+        keys.add(None)  # 未填写 is always shown, with its share
+    result = {
         key: figures(
             data,
             [e for e in events if _group_key(event_key(e)) == key],
@@ -377,6 +379,11 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
         )
         for key in keys
     }
+    if dimension == "community":
+        total = figures(data, events, acts)["residents"]
+        for row in result.values():
+            row["residents_share"] = round(100 * row["residents"] / total, 1) if total else 0.0
+    return result
 
 
 def expected_rows(data: Data, first: date, end: date, dimension) -> dict:
@@ -384,4 +391,9 @@ def expected_rows(data: Data, first: date, end: date, dimension) -> dict:
     that sheet are left out (every month is kept)."""
     rows = expected_breakdown(data, first, end, dimension.key)
     shown = {k: {m: row[m] for m in dimension.metrics} for k, row in rows.items()}
-    return {k: v for k, v in shown.items() if dimension.key == "month" or any(v.values())}
+    always = ("month",) if dimension.key != "community" else ()
+    return {
+        k: v
+        for k, v in shown.items()
+        if dimension.key in always or any(v.values()) or (dimension.key == "community" and k is None)
+    }

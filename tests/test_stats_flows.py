@@ -111,8 +111,12 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
     day.say("admin", "/grant console:lawyer adviser")
 
     # Two residents subscribe on Telegram.
-    for user in ("t1", "t2"):
-        assert "已订阅" in texts(day.say(user, "/subscribe", channel="telegram"))
+    # Two residents subscribe on Telegram and are asked their community once: t1 answers,
+    # t2 skips.
+    for user, answer in (("t1", "华阳里社区"), ("t2", "跳过")):
+        subscribed = day.say(user, "/subscribe", channel="telegram")
+        assert "已订阅" in subscribed[0].text and "哪个社区" in subscribed[1].text
+        day.press(user, answer, subscribed, channel="telegram")
 
     # Questions of every status, with feedback, a picked and a rejected suggestion.
     answered = day.say("alice", "离婚冷静期是多少天")
@@ -297,6 +301,11 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert communities["东风里社区"]["attendance"] == 60
     audiences = {r["label"]: r["values"] for r in data["breakdowns"]["audience"]["rows"]}
     assert audiences["机关干部"]["study_attendance"] == 35 and audiences["居民"]["activities"] == 2
+    # Every resident's first message came before any community was known (t1 chose one
+    # after subscribing, alice's came with her consultation): 未填写 is all of them.
+    assert communities["未填写"]["residents"] == 9 and communities["未填写"]["residents_share"] == 100.0
+    assert communities["东风里社区"]["residents"] == 1  # alice, after her consultation
+    assert communities["东风里社区"]["residents_share"] == 11.1
     sites = {r["label"]: r["values"] for r in data["breakdowns"]["site"]["rows"]}
     assert sites["东风里社区法治文化广场"]["materials"] == 200
     topics = {r["label"]: r["values"] for r in data["breakdowns"]["topic"]["rows"]}
@@ -344,12 +353,13 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
         assert f"首次答复时间中位数为{e['median_answer_hours']:.1f}小时" in text
         assert "咨询主要集中在婚姻家庭（1件）、房产物业（1件）、继承遗产（1件）" in text
         assert "仍有2次提问未能解答、0次解答被群众评为“没帮助”，另有1次提问超出" in text
+        assert "服务群众中有9人未填写所在社区（占100.0%）" in text
     body = docx.split("一、主要举措和成效", 1)[1].split("附", 1)[0]
     today = date.today()
     allowed = {str(v) for v in expected.values() if isinstance(v, int)}
     allowed |= {f"{e['median_answer_hours']:.1f}", str(today.year), str(today.month)}
     allowed |= {str(today.day), "5"}  # 5: （五）
-    allowed |= {"120", "60"}  # the lecture's and the touring event's attendance, by kind
+    allowed |= {"120", "60", "100.0"}  # the lecture's and the touring event's attendance, by kind
     assert set(NUMBER.findall(body)) <= allowed, set(NUMBER.findall(body)) - allowed
 
 

@@ -238,12 +238,24 @@ def _received(stats: Stats) -> str:
     return f"受理群众法律咨询{_n(s['consult_submitted'])}件，其中{'、'.join(parts)}"
 
 
+def _unset_community(stats: Stats) -> str:
+    """How many residents served gave no community: the by-community figures leave them out."""
+    unset = next((r for r in stats.breakdown("community").rows if r.key is None), None)
+    if unset is None or not unset.values["residents"]:
+        return ""
+    return (
+        f"服务群众中有{unset.values['residents']}人未填写所在社区（占"
+        f"{unset.values['residents_share']:.1f}%），按社区的统计只反映已填写的部分。"
+    )
+
+
 def gap_paragraphs(stats: Stats) -> list[str]:
     s = stats.summary
     return [
         f"普法助手仍有{_n(s['unanswered'])}次提问未能解答、{_n(s['unhelpful'])}次解答被群众评为"
         f"“没帮助”，另有{_n(s['out_of_scope'])}次提问超出《民法典》范围，已引导群众通过其他渠道解决。"
-        "未解答和评价不佳的问题已整理为问答库完善清单（见统计表“未解答问题”）。",
+        "未解答和评价不佳的问题已整理为问答库完善清单（见统计表“未解答问题”）。"
+        + _unset_community(stats),
         "下一步，将根据群众咨询的热点持续充实问答库，进一步发挥法律顾问作用，"
         "结合重要时间节点开展线上线下相结合的普法宣传活动。",
     ]

@@ -242,8 +242,15 @@ OTHER_METRICS: tuple[Metric, ...] = (
         "普法助手发布的普法信息与其他渠道登记的发布之和",
     ),
 )
+COMMUNITY_SHARE = Metric(
+    "residents_share",
+    "占服务群众比例（%）",
+    "该社区的服务群众人数占全部服务群众的比例；“未填写”是没有选择所在社区的群众"
+    "（期间内改过社区的群众在两处都计入，合计可能略超100%）",
+)
+METRICS_EXTRA = (COMMUNITY_SHARE,)
 ACTIVITY_KEYS = ("activities", "attendance", "study_activities", "study_attendance", "materials")
-METRICS = {m.key: m for m in (*LEDGER_METRICS, *OTHER_METRICS)}
+METRICS = {m.key: m for m in (*LEDGER_METRICS, *OTHER_METRICS, *METRICS_EXTRA)}
 SUMMARY_ORDER = (
     "residents", "messages_in", "messages_out", "replies",
     "questions", "answered", "suggested", "unanswered", "out_of_scope", "chitchat",
@@ -287,7 +294,7 @@ class Dimension:
 DIMENSIONS = (
     Dimension("month", "按月", "月份", (*_COMMON, "subscribers")),
     Dimension("channel", "按渠道", "渠道", _COMMON),
-    Dimension("community", "按社区", "社区", _COMMON),
+    Dimension("community", "按社区", "社区", (*_COMMON, "residents_share")),
     Dimension("topic", "按主题", "主题", _TOPICAL),
     Dimension(
         "book", "按民法典分编", "分编", ("answered", "answers_shown", "helpful", "unhelpful")
@@ -605,21 +612,22 @@ def _breakdown(session: Session, period: Period, dimension: Dimension, ledger_pa
         activity_part = {int(k): v for k, v in activity_part.items()}
         keys: list = list(range(len(months)))
     else:
-        present = set(ledger_part) | set(activity_part)
+        present = set(ledger_part) | set(activity_part) | ({None} if key == "community" else set())
         order = {"activity_kind": list(ACTIVITY_KINDS), "audience": list(AUDIENCES)}.get(key, [])
         keys = sorted(
             present, key=lambda k: (k is None, order.index(k) if k in order else 0, str(k))
         )
     rows = []
     for value in keys:
-        figures = _zeros(LEDGER_METRICS_KEYS) | _zeros(ACTIVITY_KEYS)
+        figures = _zeros(LEDGER_METRICS_KEYS) | _zeros(ACTIVITY_KEYS) | {"residents_share": 0.0}
         figures.update(ledger_part.get(value, {}))
         figures.update(activity_part.get(value, {}))
         if key == "month":
             end = local_midnight_utc(months[value].end, period.zone)
             figures["subscribers"] = subscribers_at(session, end)
         values = {m: figures[m] for m in dimension.metrics}
-        if key != "month" and not any(values.values()):
+        unset_community = key == "community" and value is None  # always shown, even at 0
+        if key != "month" and not unset_community and not any(values.values()):
             continue  # e.g. a topic seen only on kinds this sheet does not show
         row_key = months[value].key if key == "month" else value
         rows.append(Row(row_key, _label(key, value, period), values))
@@ -635,6 +643,14 @@ def _summary(session: Session, period: Period, ledger_part: dict) -> dict:
     figures["subscribers"] = subscribers_at(session, period.end_utc)
     figures["median_answer_hours"] = median_answer_hours(session, period)
     return {key: figures[key] for key in SUMMARY_ORDER}
+
+
+def _community_shares(stats: Stats) -> None:
+    """Each community's share of the residents served (未填写 included), in per cent."""
+    total = stats.summary["residents"]
+    for row in stats.breakdown("community").rows:
+        people = row.values["residents"]
+        row.values["residents_share"] = round(100 * people / total, 1) if total else 0.0
 
 
 def unanswered_questions(session: Session, period: Period, limit: int = MAX_LISTED_GAPS):
@@ -699,6 +715,7 @@ def compute(session: Session, period: Period, *, lists: bool = True) -> Stats:
         ],
         publication_channels=publication_channels(session, period),
     )
+    _community_shares(stats)
     if lists:
         stats.unanswered_questions = unanswered_questions(session, period)
         stats.activity_list = activity_list(session, period)
@@ -728,6 +745,11 @@ def summary_text(stats: Stats) -> str:
         f"累计发布普法信息 {s['items_published']} 条（普法助手 {s['notices']} 条，其他渠道 "
         f"{s['publications']} 条）",
     ]
+    unset = next(r for r in stats.breakdown("community").rows if r.key is None)
+    lines.append(
+        f"未填写社区的群众 {unset.values['residents']} 人，占服务群众 "
+        f"{unset.values['residents_share']:.1f}%"
+    )
     books = [r for r in stats.breakdown("book").rows if r.key and r.values["answers_shown"]]
     books.sort(key=lambda r: -r.values["answers_shown"])
     if books:
