@@ -212,7 +212,7 @@ def export_file(session: Session, period: Period | None, path: str | Path) -> in
             cell = sheet.cell(row=row, column=column, value=_export_value(activity, name))
             if name == "day":
                 cell.number_format = DATE_FORMAT
-    widths = {"title": 30, "notes": 30, "attachments": 30, "series": 18, "site": 22}
+    widths = {"kind": 16, "title": 24, "notes": 24, "attachments": 24, "series": 18, "site": 22}
     for column, (name, _) in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=column).column_letter].width = widths.get(
             name, 12

@@ -425,7 +425,7 @@ def _list_sheet(sheet, columns, rows: list[dict]) -> None:
     for column, (key, _) in enumerate(columns, 1):
         wide = key in ("question", "title", "notes")
         sheet.column_dimensions[get_column_letter(column)].width = 40 if wide else 12
-    _print_setup(sheet, "1:1")
+    _print_setup(sheet, "1:1", landscape=len(columns) > 9)  # the activities' many columns
 
 
 # --- chart image for the chat ----------------------------------------------------------------
