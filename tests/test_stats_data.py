@@ -3,6 +3,12 @@ independently of bot.services.stats: plain Python over the generated rows, perio
 converting each timestamp to a local date (the service compares UTC instants instead).
 
 Helpers only (no tests); test_stats*.py and test_export*.py import them.
+
+What this proves and what it does not: the rows are written by hand, with the kind names
+the real writers use, so tests built on it check the aggregation (SQL against plain Python
+over the same rows), the period and time-zone edges and the files' layout — not that the
+chat, the delivery worker and the CLI write what the statistics read. That is
+tests/test_stats_flows.py, which drives the real paths and writes no ledger row itself.
 """
 
 from __future__ import annotations
