@@ -12,6 +12,8 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import Session, select
 
 from bot.models import Activity, LedgerEvent, Publication
+from bot.services import activities
+from tests.conftest import texts
 from tests.test_stats_cli import cli  # noqa: F401  (fixture)
 
 HEADINGS = [
@@ -178,3 +180,25 @@ def test_publication_register_add_list_delete(cli, engine):  # noqa: F811
     assert kinds == ["publication_added", "publication_added", "publication_deleted"]
     code, out, _ = cli("stats", "2026")
     assert "累计发布普法信息 1 条（普法助手 0 条，其他渠道 1 条）" in out
+
+
+def test_staff_set_the_new_fields_in_chat_with_activity_edit(harness, engine):
+    harness.say("admin", "/grant console:clerk staff")
+    assert "阵地" in texts(harness.say("clerk", "/activity"))
+    with Session(engine) as session:
+        activities.add(
+            session,
+            activities.draft(day="2026-05-12", kind="宣讲", title="民法典进社区", attendance=80),
+            channel="console",
+        )
+        session.commit()
+    assert "对象：执法人员" in texts(harness.say("clerk", "/activity edit 1 对象 执法人员"))
+    assert "发放资料 300 份" in texts(harness.say("clerk", "/activity edit 1 资料 300份"))
+    assert "阵地：东风里社区法治文化广场" in texts(
+        harness.say("clerk", "/activity edit 1 阵地 东风里社区法治文化广场")
+    )
+    assert "未知的活动对象" in texts(harness.say("clerk", "/activity edit 1 对象 游客"))
+    (saved,) = _activities(engine)
+    assert (saved.audience, saved.materials, saved.site) == (
+        "enforcement", 300, "东风里社区法治文化广场",
+    )  # fmt: skip
