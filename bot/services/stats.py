@@ -735,7 +735,8 @@ def summary_text(stats: Stats) -> str:
         f"{s['suggested']} 次，未能解答 {s['unanswered']} 次，超出范围 {s['out_of_scope']} 次；"
         f"共解答 {s['answers_shown']} 次（含浏览查看 {s['views']} 次）",
         f"评价：有帮助 {s['helpful']} 次，没帮助 {s['unhelpful']} 次",
-        f"法律咨询：受理 {s['consult_submitted']} 件，答复 {s['consult_answered']} 件，办结 "
+        f"法律咨询：受理 {s['consult_submitted']} 件（其中窗口、电话、热线 {s['consult_in_person']} 件），"
+        f"答复 {s['consult_answered']} 件，办结 "
         f"{s['consult_closed']} 件；首次答复中位数 "
         + ("暂无" if median is None else f"{median:.1f} 小时"),
         f"普法推送：发布 {s['notices']} 条，送达 {s['deliveries']} 人次；推送失败 "
