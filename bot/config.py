@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_COMMUNITIES = ["东风里社区", "平阳里社区", "华阳里社区"]
+# The office's 法治文化阵地 (rule-of-law culture sites) where activities take place.
+DEFAULT_SITES = ["东风里社区法治文化广场", "平阳里社区法治宣传长廊", "华阳里社区法治书屋"]
 ROLES = ("resident", "staff", "adviser", "admin")
 
 CommaList = Annotated[list[str], NoDecode]
@@ -97,6 +99,7 @@ class Settings(BaseSettings):
     misfire_grace: Annotated[timedelta, NoDecode] = timedelta(hours=1)
     telegram_rate: float = Field(default=25.0, gt=0, le=30)
 
+    sites: CommaList = Field(default_factory=lambda: list(DEFAULT_SITES))
     office_name: str = Field(default="", max_length=40)
     report_template: str | None = None
 
@@ -109,7 +112,7 @@ class Settings(BaseSettings):
             raise ValueError(f"应为一个存在的 .docx 模板文件，而不是“{value}”")
         return value
 
-    @field_validator("admins", "communities", "subscription_topics", mode="before")
+    @field_validator("admins", "communities", "subscription_topics", "sites", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_commas(value)

@@ -60,6 +60,8 @@ class Kind(StrEnum):
     ACTIVITY_ADDED = "activity_added"
     ACTIVITY_UPDATED = "activity_updated"
     ACTIVITY_DELETED = "activity_deleted"
+    PUBLICATION_ADDED = "publication_added"  # an item published elsewhere, registered
+    PUBLICATION_DELETED = "publication_deleted"
     # The office's legal work (bot.services.worklog, litigation): the figures come from
     # their own tables; these rows are the audit trail.
     WORK_ADDED = "work_added"
@@ -93,6 +95,8 @@ AUDIT_ONLY = frozenset(
         Kind.ACTIVITY_ADDED,
         Kind.ACTIVITY_UPDATED,
         Kind.ACTIVITY_DELETED,
+        Kind.PUBLICATION_ADDED,
+        Kind.PUBLICATION_DELETED,
         Kind.ROLE_GRANTED,
         Kind.ROLE_REVOKED,
         Kind.REFUSED,

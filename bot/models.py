@@ -323,6 +323,31 @@ class Activity(SQLModel, table=True):
     created_by: str | None = Field(default=None, max_length=160)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # issue 13: who it was for, what was handed out, where, in which series, by whom
+    audience: str = Field(default="residents", max_length=16)  # residents|cadres|enforcement
+    materials: int = Field(default=0)  # 份 of leaflets and booklets handed out
+    site: str | None = Field(default=None, max_length=64)  # one of PUFA_SITES (法治文化阵地)
+    series: str | None = Field(default=None, max_length=64)  # e.g. 大赵讲纪、小赵说法
+    lecturer: str | None = Field(default=None, max_length=64)  # person or team, e.g. 老法官志愿团
+    attachments: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Publication(SQLModel, table=True):
+    """An item published through another channel (the office's 两微一端, WeChat groups,
+    notice boards), registered by staff so the statistics count every item published,
+    not only the bot's notices. `channel` is a key of bot.services.publications.CHANNELS."""
+
+    __tablename__ = "publications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(index=True)
+    channel: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    topic: str | None = Field(default=None, max_length=32)
+    link: str | None = Field(default=None, max_length=500)
+    created_by: str | None = Field(default=None, max_length=160)
+    created_at: datetime = Field(default_factory=utcnow)
+
 
 
 # --- durable intake: received updates and WeChat request nonces (issue 14) ------------------

@@ -234,6 +234,24 @@ class LitigationButton(Payload):
     arg: int | None = None
 
 
+@dataclass(frozen=True)
+class WalkinButton(Payload):
+    """Recording a walk-in, phone or hotline consultation: wi:<action>[:<arg>] (o = option)."""
+
+    prefix: ClassVar[str] = "wi"
+    action: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class CommunityButton(Payload):
+    """A resident's community in /settings: com:set:<index> | com:skip | com:clear."""
+
+    prefix: ClassVar[str] = "com"
+    action: str
+    index: int | None = None
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     Help,
     MainMenu,
@@ -251,6 +269,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     ActivityButton,
     WorkButton,
     LitigationButton,
+    WalkinButton,
+    CommunityButton,
 )
 
 

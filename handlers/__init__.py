@@ -9,7 +9,7 @@ from bot.routing import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, faq, litigation, publicity, start, stats, worklog
+    from handlers import admin, community, faq, litigation, publicity, start, stats, walkin, worklog
     from handlers.cases import intake, mine, queue
 
     return [
@@ -23,4 +23,6 @@ def all_routers() -> list[Router]:
         publicity.router,
         worklog.router,
         litigation.router,
+        walkin.router,
+        community.router,
     ]

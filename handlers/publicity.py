@@ -42,7 +42,7 @@ MAX_LISTED = 8
 @router.command(
     "subscribe", help="订阅普法信息（可选主题、社区、每日一条民法典）", aliases=("订阅",)
 )
-def subscribe_command(incoming: Incoming, ctx: Context) -> Reply:
+def subscribe_command(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     return _subscribe(ctx)
 
 
@@ -53,12 +53,18 @@ def unsubscribe_command(incoming: Incoming, ctx: Context) -> Reply:
     return Reply("您目前没有订阅普法信息。发送 /subscribe 即可订阅。", (SUBSCRIBE_BUTTON,))
 
 
-def _subscribe(ctx: Context) -> Reply:
+def _subscribe(ctx: Context) -> Reply | list[Reply]:
+    from handlers import community
+
     topics = ctx.settings.subscription_topics
     new = publicity.subscribe(
         ctx.session, ctx.user, topics=topics, channel=ctx.channel, now=ctx.now
     )
-    return _subscription_reply(ctx, "✅ 已订阅普法信息。" if new else "您已经订阅了普法信息。")
+    reply = _subscription_reply(ctx, "✅ 已订阅普法信息。" if new else "您已经订阅了普法信息。")
+    first = new and publicity.subscriber(ctx.session, ctx.user).created_at == ctx.now
+    if first and not ctx.user.community:  # asked once, at the first subscription
+        return [reply, community.ask(ctx)]
+    return reply
 
 
 def _subscription_reply(ctx: Context, head: str) -> Reply:
@@ -98,7 +104,7 @@ def _communities_reply(ctx: Context) -> Reply:
 
 
 @router.button(SubscriptionButton)
-def subscription_button(incoming: Incoming, ctx: Context) -> Reply:
+def subscription_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]:
     button = SubscriptionButton.unpack(incoming.payload)
     action = button.action or ""
     if action == "off":

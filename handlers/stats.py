@@ -44,7 +44,7 @@ ACTIVITY_USAGE = (
     "线下活动登记：\n"
     "• /activity add — 逐步登记一次活动\n"
     "• /activity list [时间段] — 查看活动，例如 /activity list 2026Q2\n"
-    "• /activity edit 编号 字段 新值 — 例如 /activity edit 3 人数 150（字段：日期、类型、标题、社区、主题、人数、备注）\n"
+    "• /activity edit 编号 字段 新值 — 例如 /activity edit 3 人数 150（字段：日期、类型、标题、社区、主题、人数、备注、对象、资料、阵地、系列、主讲、附件）\n"
     "• /activity delete 编号 — 删除一次活动"
 )
 LIST_LIMIT = 30

@@ -37,13 +37,26 @@ def _parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The command groups, one module each, in the order `--help` lists them."""
-    from bot.cli import activity, campaign, cases, chat, db, faq, notice, stats, web, work
+    from bot.cli import (
+        activity,
+        campaign,
+        cases,
+        chat,
+        db,
+        faq,
+        notice,
+        publication,
+        stats,
+        web,
+        work,
+    )
 
     return [
         chat.register,
         db.register,
         faq.register,
         activity.register,
+        publication.register,
         stats.register,
         cases.register,
         notice.register,

@@ -38,16 +38,20 @@ def guarded(command: Command) -> Command:
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.services.activities import ActivityError
+        from bot.services.activity_io import ImportRefused
         from bot.services.export import ExportError
         from bot.services.litigation import LitigationError
         from bot.services.litigation_report import LitigationReportError
         from bot.services.periods import PeriodError
+        from bot.services.publications import PublicationError
         from bot.services.report import ReportError
         from bot.services.sheet_import import SheetError
         from bot.services.worklog import WorkError
 
         errors = (
             ActivityError,
+            ImportRefused,
+            PublicationError,
             ExportError,
             LitigationError,
             LitigationReportError,

@@ -1,4 +1,4 @@
-"""Consultation subcommands for the office: cases list | show | export | purge."""
+"""Consultation subcommands for the office: cases add | list | show | export | purge."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def parse_age(text: str) -> timedelta:
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("cases", help="法律咨询：列表、详情、导出、匿名化清理")
     sub = parser.add_subparsers(dest="cases_command", metavar="操作", required=True)
+
+    _register_add(sub)
 
     listing = sub.add_parser("list", help="列出咨询（默认只列未结案的）")
     listing.add_argument("--status", choices=[*cases.STATUSES, "open", "all"], default="open")
@@ -61,6 +63,48 @@ def register(commands: argparse._SubParsersAction) -> None:
     purge.set_defaults(func=cmd_purge)
 
 
+def _register_add(sub: argparse._SubParsersAction) -> None:
+    add = sub.add_parser("add", help="登记窗口来访、电话或热线咨询")
+    add.add_argument("--channel", required=True, help="窗口、电话或热线")
+    add.add_argument("--community", required=True, help="居民所在社区（不清楚可填“其他”）")
+    add.add_argument("--topic", required=True, help="类别：" + "、".join(cases.TOPICS))
+    add.add_argument("--summary", required=True, help="咨询摘要（不写姓名电话等个人信息）")
+    add.add_argument("--answer", help="法律顾问当场给出的答复（有则登记为已答复并办结）")
+    add.add_argument("--date", help="咨询日期，默认今天，例如 2026-05-12")
+    add.add_argument("--name", help="居民称呼（可不填）")
+    add.set_defaults(func=cmd_add)
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from bot.services import walkin
+    from bot.timeutil import utcnow
+
+    now = utcnow()
+    try:
+        data = walkin.draft(
+            channel=args.channel,
+            topic=args.topic,
+            community=args.community,
+            summary=args.summary,
+            answer=args.answer,
+            day=args.date,
+            resident_name=args.name,
+            communities=settings.communities,
+            today=now.astimezone(settings.zone).date(),
+        )
+    except walkin.WalkinError as exc:
+        logging.getLogger(__name__).debug("cases add refused: %s", exc)
+        print(str(exc), file=sys.stderr)
+        return 2
+    with open_session(settings) as session:
+        case = walkin.record(session, data, recorder=None, now=now, zone=settings.zone)
+        session.commit()
+        print(f"已登记：{walkin.describe(case)}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     statuses = {"open": cases.OPEN_STATUSES, "all": cases.STATUSES}.get(args.status, (args.status,))
     with open_session(settings) as session:
@@ -68,10 +112,16 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         for case in found:
             print(
                 f"{case.number}  {cases.STATUS_NAMES[case.status]}  {case.topic}  {case.community}  "
-                f"{cases.local_time(case.created_at, settings.zone)}  {case.channel}"
+                f"{cases.local_time(case.created_at, settings.zone)}  {_channel(case.channel)}"
             )
     print(f"共 {len(found)} 件。")
     return 0
+
+
+def _channel(key: str) -> str:
+    from bot.services.stats import CHANNEL_LABELS
+
+    return CHANNEL_LABELS.get(key, key)
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,18 +15,18 @@ from bot.config import Settings
 def register(commands: argparse._SubParsersAction) -> None:
     stats = commands.add_parser("stats", help="打印某一时间段的统计摘要")
     stats.add_argument("period", nargs="?", help="时间段：2026、2026Q3、2026-05 或日期范围")
-    _period_options(stats)
+    period_options(stats)
     stats.set_defaults(func=cmd_stats)
 
     export = commands.add_parser("export", help="导出统计表（xlsx、csv 或 json）")
-    _period_options(export)
+    period_options(export)
     export.add_argument("--period", help="时间段，代替 --year/--quarter/--month")
     export.add_argument("--format", help="xlsx、csv 或 json（默认按 --out 的扩展名）")
     export.add_argument("--out", required=True, help="输出文件")
     export.set_defaults(func=cmd_export)
 
     report = commands.add_parser("report", help="生成年度法治政府建设报告的普法部分（草稿）")
-    _period_options(report)
+    period_options(report)
     report.add_argument("--out", help="输出文件：.docx 或 .md（--kind litigation：.xlsx 或 .docx）")
     report.add_argument(
         "--kind", help="litigation：诉讼和行政复议季报，例如 --quarter 2026Q3 --kind litigation"
@@ -39,13 +39,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(func=cmd_report)
 
 
-def _period_options(parser: argparse.ArgumentParser) -> None:
+def period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", help="年份，例如 2026")
     parser.add_argument("--quarter", help="季度 1–4（report 也可写 2026Q3）")
     parser.add_argument("--month", help="月份 1–12")
 
 
-def _period(args: argparse.Namespace, settings: Settings, *, text: str | None = None):
+def chosen_period(args: argparse.Namespace, settings: Settings, *, text: str | None = None):
     from bot.services import periods
 
     given = args.year or args.quarter or args.month
@@ -65,7 +65,7 @@ def _period(args: argparse.Namespace, settings: Settings, *, text: str | None = 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import stats
 
-    period = _period(args, settings, text=args.period)
+    period = chosen_period(args, settings, text=args.period)
     with open_session(settings) as session:
         print(stats.summary_text(stats.compute(session, period, lists=False)))
     return 0
@@ -76,7 +76,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.services import export, stats
 
     fmt = export.check_format(args.format, args.out)
-    period = _period(args, settings, text=args.period)
+    period = chosen_period(args, settings, text=args.period)
     with open_session(settings) as session:
         figures = stats.compute(session, period)
     path = export.write(figures, fmt, args.out)
@@ -97,7 +97,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if not args.out:
         raise UsageError("请用 --out 指定输出文件（.docx 或 .md），例如 --out 2026.docx。")
     report.report_format(args.out)
-    period = _period(args, settings)
+    period = chosen_period(args, settings)
     with open_session(settings) as session:
         figures = stats.compute(session, period, lists=False)
     path = report.write(

@@ -9,11 +9,18 @@ for the audit trail. Ledger kinds added here:
 - activity_updated  ref = activity id
 - activity_deleted  ref = activity id
 (community and topic are those of the activity; channel is the chat channel or "cli".)
+
+Each activity also says who it was for (`audience`: residents, or the office's own cadres
+and enforcement staff — those count as 学法用法, not as public publicity), the materials
+handed out (份), the site (one of PUFA_SITES, the office's 法治文化阵地, or another typed
+in), the series or column it belongs to, the lecturer or team, and attachment paths
+(photos, the sign-in sheet).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlmodel import Session, select
@@ -45,7 +52,22 @@ KIND_WORDS = {
     "法治文化阵地": "culture_spot",
     "其他": "other",
 }
+AUDIENCES = {"residents": "居民", "cadres": "机关干部", "enforcement": "执法人员"}
+AUDIENCE_WORDS = {
+    **{key: key for key in AUDIENCES},
+    **{label: key for key, label in AUDIENCES.items()},
+    "群众": "residents",
+    "居民群众": "residents",
+    "干部": "cadres",
+    "领导干部": "cadres",
+    "机关": "cadres",
+    "执法": "enforcement",
+    "执法队员": "enforcement",
+}
+STUDY_AUDIENCES = ("cadres", "enforcement")  # 学法用法: the office's own people
 MAX_ATTENDANCE = 1_000_000
+MAX_MATERIALS = 10_000_000
+MAX_ATTACHMENTS, MAX_ATTACHMENT_PATH = 20, 300
 FIELD_NAMES = {
     "date": "day",
     "日期": "day",
@@ -63,6 +85,22 @@ FIELD_NAMES = {
     "参与人数": "attendance",
     "notes": "notes",
     "备注": "notes",
+    "audience": "audience",
+    "对象": "audience",
+    "materials": "materials",
+    "资料": "materials",
+    "资料份数": "materials",
+    "site": "site",
+    "阵地": "site",
+    "地点": "site",
+    "series": "series",
+    "系列": "series",
+    "栏目": "series",
+    "lecturer": "lecturer",
+    "主讲": "lecturer",
+    "讲师": "lecturer",
+    "attachments": "attachments",
+    "附件": "attachments",
 }
 EMPTY_WORDS = ("", "-", "无", "跳过", "none")
 
@@ -82,6 +120,12 @@ class Draft:
     community: str | None = None
     topic: str | None = None
     notes: str | None = None
+    audience: str = "residents"
+    materials: int = 0
+    site: str | None = None
+    series: str | None = None
+    lecturer: str | None = None
+    attachments: list[str] = field(default_factory=list)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -123,6 +167,43 @@ def clean_attendance(text: str | int) -> int:
     return number
 
 
+def clean_audience(text: str | None) -> str:
+    if text is None or not str(text).strip():
+        return "residents"
+    key = AUDIENCE_WORDS.get(str(text).strip())
+    if key is None:
+        choices = "、".join(AUDIENCES.values())
+        raise ActivityError(f"未知的活动对象“{str(text).strip()[:20]}”，可选：{choices}。")
+    return key
+
+
+def clean_materials(text: str | int | None) -> int:
+    if text is None or str(text).strip() in EMPTY_WORDS:
+        return 0
+    raw = str(text).strip().removesuffix("份")
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ActivityError(f"发放资料份数应为整数，收到的是“{str(text).strip()[:20]}”。") from None
+    if not 0 <= number <= MAX_MATERIALS:
+        raise ActivityError(f"发放资料份数 {number} 不在 0–{MAX_MATERIALS} 之间，请检查。")
+    return number
+
+
+def clean_attachments(text: str | list | None) -> list[str]:
+    """Paths of photos or a sign-in sheet, separated by commas, 、 or ；."""
+    if text is None:
+        return []
+    items = text if isinstance(text, list) else re.split(r"[,，、;；\n]", str(text))
+    paths = [str(item).strip() for item in items if str(item).strip()]
+    if len(paths) > MAX_ATTACHMENTS:
+        raise ActivityError(f"附件最多 {MAX_ATTACHMENTS} 个，收到 {len(paths)} 个。")
+    for path in paths:
+        if len(path) > MAX_ATTACHMENT_PATH:
+            raise ActivityError(f"附件路径最多 {MAX_ATTACHMENT_PATH} 字：“{path[:40]}…”。")
+    return paths
+
+
 def clean_optional(text: str | None, limit: int, name: str) -> str | None:
     if text is None or str(text).strip().lower() in EMPTY_WORDS:
         return None
@@ -141,6 +222,12 @@ def draft(
     community: str | None = None,
     topic: str | None = None,
     notes: str | None = None,
+    audience: str | None = None,
+    materials: str | int | None = None,
+    site: str | None = None,
+    series: str | None = None,
+    lecturer: str | None = None,
+    attachments: str | list | None = None,
 ) -> Draft:
     return Draft(
         day=clean_day(day),
@@ -150,15 +237,22 @@ def draft(
         community=clean_optional(community, 64, "社区"),
         topic=clean_optional(topic, 32, "主题"),
         notes=clean_optional(notes, 1000, "备注"),
+        audience=clean_audience(audience),
+        materials=clean_materials(materials),
+        site=clean_optional(site, 64, "阵地"),
+        series=clean_optional(series, 64, "系列"),
+        lecturer=clean_optional(lecturer, 64, "主讲人或团队"),
+        attachments=clean_attachments(attachments),
     )
 
 
 def clean_field(name: str, value: str) -> tuple[str, object]:
     """('人数', '150') → ('attendance', 150): one field of an edit."""
-    field = FIELD_NAMES.get(name.strip().lower())
-    if field is None:
+    name_of = FIELD_NAMES.get(name.strip().lower())
+    if name_of is None:
         raise ActivityError(
-            f"未知的字段“{name[:20]}”，可改：日期、类型、标题、社区、主题、人数、备注。"
+            f"未知的字段“{name[:20]}”，可改：日期、类型、标题、社区、主题、人数、备注、"
+            "对象、资料、阵地、系列、主讲、附件。"
         )
     cleaners = {
         "day": clean_day,
@@ -168,8 +262,14 @@ def clean_field(name: str, value: str) -> tuple[str, object]:
         "community": lambda v: clean_optional(v, 64, "社区"),
         "topic": lambda v: clean_optional(v, 32, "主题"),
         "notes": lambda v: clean_optional(v, 1000, "备注"),
+        "audience": clean_audience,
+        "materials": clean_materials,
+        "site": lambda v: clean_optional(v, 64, "阵地"),
+        "series": lambda v: clean_optional(v, 64, "系列"),
+        "lecturer": lambda v: clean_optional(v, 64, "主讲人或团队"),
+        "attachments": clean_attachments,
     }
-    return field, cleaners[field](value)
+    return name_of, cleaners[name_of](value)
 
 
 # --- storage ---------------------------------------------------------------------------------
@@ -184,6 +284,12 @@ def add(
         topic=data.topic,
         attendance=data.attendance,
         notes=data.notes,
+        audience=data.audience,
+        materials=data.materials,
+        site=data.site,
+        series=data.series,
+        lecturer=data.lecturer,
+        attachments=list(data.attachments),
         created_by=(actor or (user.ref if user else None) or None),
     )
     session.add(activity)
@@ -212,8 +318,8 @@ def update(
     if not changes:
         raise ActivityError("没有要修改的内容。")
     activity = get(session, activity_id)
-    for field, value in changes.items():
-        setattr(activity, field, value)
+    for name, value in changes.items():
+        setattr(activity, name, value)
     activity.updated_at = utcnow()
     session.add(activity)
     _record(session, Kind.ACTIVITY_UPDATED, activity, channel, user)
@@ -261,9 +367,22 @@ def describe(activity: Activity) -> str:
         activity.community or "",
         f"主题：{activity.topic}" if activity.topic else "",
         f"{activity.attendance} 人次",
+        *_extras(activity),
     ]
     text = " ".join(part for part in parts if part)
     return f"{text}（{activity.notes}）" if activity.notes else text
+
+
+def _extras(item: Activity | Draft) -> list[str]:
+    """The issue-13 fields, only those that are set (a plain lecture reads as before)."""
+    return [
+        f"对象：{AUDIENCES[item.audience]}" if item.audience != "residents" else "",
+        f"发放资料 {item.materials} 份" if item.materials else "",
+        f"阵地：{item.site}" if item.site else "",
+        f"系列：{item.series}" if item.series else "",
+        f"主讲：{item.lecturer}" if item.lecturer else "",
+        f"附件 {len(item.attachments)} 个" if item.attachments else "",
+    ]
 
 
 def describe_draft(data: Draft) -> str:
@@ -276,4 +395,5 @@ def describe_draft(data: Draft) -> str:
         f"参与人数：{data.attendance}",
         f"备注：{data.notes or '—'}",
     ]
+    lines += [extra for extra in _extras(data) if extra]
     return "\n".join(lines)

@@ -123,7 +123,7 @@ def next_seq(session: Session, year: int) -> int:
 
 def create_case(
     session: Session,
-    user: User,
+    user: User | None,
     *,
     channel: str,
     topic: str,
@@ -134,6 +134,7 @@ def create_case(
     consent_at: datetime,
     now: datetime,
     zone: ZoneInfo,
+    min_length: int = MIN_DESCRIPTION,
 ) -> Case:
     """Insert a case with the next free number of the year (local time) and its first event.
 
@@ -142,8 +143,8 @@ def create_case(
     written (the dispatcher's always has: it updates the user first): pysqlite only
     begins a transaction at the first write, so a savepoint opened before any write
     would be released as a commit of its own."""
-    if not MIN_DESCRIPTION <= len(description) <= MAX_DESCRIPTION:
-        raise CaseError(f"情况描述应为 {MIN_DESCRIPTION}–{MAX_DESCRIPTION} 字")
+    if not min_length <= len(description) <= MAX_DESCRIPTION:
+        raise CaseError(f"情况描述应为 {min_length}–{MAX_DESCRIPTION} 字")
     year = as_utc(now).astimezone(zone).year
     for _ in range(NUMBER_ATTEMPTS):
         seq = next_seq(session, year)
@@ -151,9 +152,9 @@ def create_case(
             number=format_number(year, seq),
             year=year,
             seq=seq,
-            user_id=user.id,
+            user_id=user.id if user else None,  # None: recorded by staff (walk-in, phone)
             channel=channel,
-            resident_name=user.display_name,
+            resident_name=user.display_name if user else None,
             topic=topic,
             community=community,
             description=description,

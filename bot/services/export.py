@@ -50,6 +50,12 @@ ACTIVITY_COLUMNS = (
     ("community", "社区"),
     ("topic", "主题"),
     ("attendance", "参与人数"),
+    ("audience", "对象"),
+    ("materials", "发放资料（份）"),
+    ("site", "阵地"),
+    ("series", "系列栏目"),
+    ("lecturer", "主讲人或团队"),
+    ("attachments", "附件"),
     ("notes", "备注"),
 )
 GAP_COLUMNS = (
@@ -68,6 +74,9 @@ CHARTED = {
     "topic": ("questions", "consult_submitted"),
     "book": ("answers_shown",),
     "activity_kind": ("attendance",),
+    "audience": ("attendance", "study_attendance"),
+    "site": ("attendance",),
+    "series": ("attendance",),
 }
 MONTH_BAR_CHART = ("consult_submitted", "consult_answered", "activities")
 CHART_FONTS = (
@@ -521,7 +530,7 @@ def _list_sheet(sheet, columns, rows: list[dict]) -> None:
     for column, (key, _) in enumerate(columns, 1):
         wide = key in ("question", "title", "notes")
         sheet.column_dimensions[get_column_letter(column)].width = 40 if wide else 12
-    _print_setup(sheet, "1:1")
+    _print_setup(sheet, "1:1", landscape=len(columns) > 9)  # the activities' many columns
 
 
 # --- chart image for the chat ----------------------------------------------------------------

@@ -33,11 +33,17 @@ TABLE_METRICS = (
     "deliveries",
     "subscribers",
     "consult_submitted",
+    "consult_in_person",
     "consult_answered",
     "consult_closed",
     "median_answer_hours",
+    "items_published",
+    "publications",
     "activities",
     "attendance",
+    "materials",
+    "study_activities",
+    "study_attendance",
 )
 SPAN_WORDS = {"year": "全年", "quarter": "本季度", "month": "本月", "range": "期间"}
 
@@ -119,6 +125,18 @@ def _online(stats: Stats) -> str:
     return text + (
         f"推送普法信息{_n(s['notices'])}条，覆盖{_n(s['deliveries'])}人次；截至"
         f"{_day(as_of(stats))}，订阅普法信息的群众{_n(s['subscribers'])}人。"
+    ) + _published(stats)
+
+
+def _published(stats: Stats) -> str:
+    """Every item published: the bot's notices and those registered from other channels."""
+    s = stats.summary
+    if not s["publications"]:
+        return ""
+    listed = "、".join(f"{label}{count}条" for label, count in stats.publication_channels.items())
+    return (
+        f"{SPAN_WORDS[stats.period.kind]}累计发布普法学习宣传信息{_n(s['items_published'])}条，"
+        f"其中普法助手推送{_n(s['notices'])}条，其他渠道发布{_n(s['publications'])}条（{listed}）。"
     )
 
 
@@ -138,16 +156,59 @@ def _offline(stats: Stats) -> str:
     places = [r for r in stats.breakdown("community").rows if r.key and r.values["activities"] > 0]
     if places:
         text += f"，覆盖{len(places)}个社区"
-    return text + "。"
+    if s["materials"]:
+        text += f"，发放宣传资料{_n(s['materials'])}份"
+    return text + "。" + _sites_and_series(stats)
+
+
+def _named_rows(stats: Stats, dimension: str) -> list:
+    rows = [r for r in stats.breakdown(dimension).rows if r.key and r.values["activities"] > 0]
+    return sorted(rows, key=lambda r: (-r.values["activities"], r.label))
+
+
+def _sites_and_series(stats: Stats) -> str:
+    """The office's 法治文化阵地 and its series or columns, as far as activities name them."""
+    text = ""
+    sites = _named_rows(stats, "site")
+    if sites:
+        names = "、".join(r.label for r in sites[:3])
+        count = sum(r.values["activities"] for r in sites)
+        text += f"依托{names}等{len(sites)}处法治文化阵地开展活动{count}次。"
+    series = _named_rows(stats, "series")
+    if series:
+        parts = "、".join(f"“{r.label}”{r.values['activities']}次" for r in series[:3])
+        text += f"打造普法品牌栏目，开展{parts}。"
+    return text
+
+
+def study_paragraphs(stats: Stats) -> list[str]:
+    """（二）学法用法: the cadres' study sessions and the enforcement trainings."""
+    s = stats.summary
+    span = SPAN_WORDS[stats.period.kind]
+    if not s["study_activities"]:
+        return [f"{span}暂无登记的机关干部学法和执法人员培训活动（登记时选择对象“机关干部”或“执法人员”）。"]
+    rows = [
+        r
+        for r in stats.breakdown("audience").rows
+        if r.key in ("cadres", "enforcement") and r.values["study_activities"]
+    ]
+    words = {"cadres": "机关干部学法", "enforcement": "执法人员培训"}
+    parts = "、".join(
+        f"{words[r.key]}{r.values['study_activities']}次（{r.values['study_attendance']}人次）"
+        for r in rows
+    )
+    return [
+        f"{span}组织机关干部和执法人员学法{_n(s['study_activities'])}次，参与"
+        f"{_n(s['study_attendance'])}人次，其中{parts}，以学促用，提升依法履职能力。"
+    ]
 
 
 def _consultations(stats: Stats) -> str:
     s = stats.summary
     span = SPAN_WORDS[stats.period.kind]
-    text = (
-        f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}群众通过普法助手向法律顾问提交咨询"
-        f"{_n(s['consult_submitted'])}件，法律顾问答复群众咨询{_n(s['consult_answered'])}件，"
-        f"办结{_n(s['consult_closed'])}件"
+    text = f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}{_received(stats)}"
+    text += (
+        f"，法律顾问答复群众咨询{_n(s['consult_answered'])}件，办结{_n(s['consult_closed'])}件"
     )
     if s["median_answer_hours"] is None:
         text += "，暂无答复记录可计算首次答复时间。"
@@ -201,12 +262,41 @@ def litigation_paragraphs(stats: Stats) -> list[str]:
     ]
 
 
+IN_PERSON_WORDS = {"walk_in": "窗口来访", "phone": "电话咨询", "hotline": "热线咨询"}
+
+
+def _received(stats: Stats) -> str:
+    """How many consultations came in, and by which way when some were recorded by staff."""
+    s = stats.summary
+    if not s["consult_in_person"]:
+        return f"群众通过普法助手向法律顾问提交咨询{_n(s['consult_submitted'])}件"
+    by_channel = {r.key: r.values["consult_submitted"] for r in stats.breakdown("channel").rows}
+    online = s["consult_submitted"] - s["consult_in_person"]
+    parts = [f"通过普法助手提交{online}件"] if online else []
+    parts += [
+        f"{word}{by_channel[key]}件" for key, word in IN_PERSON_WORDS.items() if by_channel.get(key)
+    ]
+    return f"受理群众法律咨询{_n(s['consult_submitted'])}件，其中{'、'.join(parts)}"
+
+
+def _unset_community(stats: Stats) -> str:
+    """How many residents served gave no community: the by-community figures leave them out."""
+    unset = next((r for r in stats.breakdown("community").rows if r.key is None), None)
+    if unset is None or not unset.values["residents"]:
+        return ""
+    return (
+        f"服务群众中有{unset.values['residents']}人未填写所在社区（占"
+        f"{unset.values['residents_share']:.1f}%），按社区的统计只反映已填写的部分。"
+    )
+
+
 def gap_paragraphs(stats: Stats) -> list[str]:
     s = stats.summary
     return [
         f"普法助手仍有{_n(s['unanswered'])}次提问未能解答、{_n(s['unhelpful'])}次解答被群众评为"
         f"“没帮助”，另有{_n(s['out_of_scope'])}次提问超出《民法典》范围，已引导群众通过其他渠道解决。"
-        "未解答和评价不佳的问题已整理为问答库完善清单（见统计表“未解答问题”）。",
+        "未解答和评价不佳的问题已整理为问答库完善清单（见统计表“未解答问题”）。"
+        + _unset_community(stats),
         "下一步，将根据群众咨询的热点持续充实问答库，进一步发挥法律顾问作用，"
         "结合重要时间节点开展线上线下相结合的普法宣传活动。",
     ]
@@ -224,7 +314,7 @@ def sections(stats: Stats) -> list[Section]:
         Section(
             "一、主要举措和成效",
             [],
-            [*legal, Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
+            [Section("（二）深入推进学法用法，提升依法履职能力", study_paragraphs(stats)), *legal, Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
         ),
         Section("二、存在的不足和下一步打算", gap_paragraphs(stats)),
     ]

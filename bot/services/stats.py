@@ -41,7 +41,10 @@ How the figures are computed
 * Publicity deliveries ("covering N person-times") are `out_push` rows whose ref (the
   outbox source) starts with one of ledger.Source.PUBLICITY_PREFIXES (push:<id>); all pushes, adviser answers
   included, are in messages out.
-* Offline activities are counted from the `activities` table by their local date.
+* Offline activities are counted from the `activities` table by their local date; those
+  for the office's cadres or enforcement staff (audience) are 学法用法 (study_activities),
+  not public publicity (activities). Items published through other channels come from the
+  `publications` register; items_published = the bot's notices + those.
 * The legal work (the adviser's work log and the litigation register, issue 15) is
   counted from its own tables by bot.services.legal_stats into `Stats.legal`.
 """
@@ -71,8 +74,9 @@ from sqlmodel import Session
 
 from bot import ledger
 from bot.ledger import Kind, Source
-from bot.models import Activity, FaqQuestion, LedgerEvent, MatchStatus, User
+from bot.models import Activity, FaqQuestion, LedgerEvent, MatchStatus, Publication, User
 from bot.services import legal_stats
+from bot.services.activities import AUDIENCES, STUDY_AUDIENCES
 from bot.services.activities import KINDS as ACTIVITY_KINDS
 from bot.services.periods import Period, local_midnight_utc
 from bot.timeutil import utcnow
@@ -88,7 +92,12 @@ CHANNEL_LABELS = {
     "console": "控制台",
     "cli": "命令行",
     "offline": "线下活动",
+    # consultations recorded by staff (bot.services.walkin.CHANNELS)
+    "walk_in": "窗口",
+    "phone": "电话",
+    "hotline": "热线",
 }
+IN_PERSON_CHANNELS = ("walk_in", "phone", "hotline")
 
 FAQ_QUESTION_KINDS = (
     Kind.FAQ_ANSWERED,
@@ -115,17 +124,21 @@ class Metric:
         return self.skip != (kind, variant)
 
 
-REJECTED, PUBLICITY = "rejected", "publicity"
+REJECTED, PUBLICITY, IN_PERSON = "rejected", "publicity", "in_person"
 
 
 def _variant_conditions() -> dict[str, ColumnElement]:
-    """The rows whose ref changes what they count for: the faq_unanswered row of a rejected
-    suggestion, and an out_push whose source is a notice (a publicity delivery)."""
+    """The rows whose ref or channel changes what they count for: the faq_unanswered row of
+    a rejected suggestion, an out_push whose source is a notice (a publicity delivery), and
+    a consultation recorded by staff (窗口/电话/热线)."""
     kind, ref = LedgerEvent.kind, LedgerEvent.ref
     publicity = or_(*(ref.like(f"{prefix}%") for prefix in Source.PUBLICITY_PREFIXES))
     return {
         REJECTED: and_(kind == Kind.FAQ_UNANSWERED, ref == ledger.SUGGEST_REJECTED),
         PUBLICITY: and_(kind == Kind.OUT_PUSH, publicity),
+        IN_PERSON: and_(
+            kind == Kind.CONSULT_SUBMITTED, LedgerEvent.channel.in_(IN_PERSON_CHANNELS)
+        ),
     }
 
 
@@ -189,6 +202,13 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         "群众提交给法律顾问的咨询",
         (Kind.CONSULT_SUBMITTED,),
     ),
+    Metric(
+        "consult_in_person",
+        "窗口电话热线咨询（件）",
+        "工作人员登记的窗口来访、电话和热线咨询（已含在受理法律咨询中）",
+        (Kind.CONSULT_SUBMITTED,),
+        variant=IN_PERSON,
+    ),
     Metric("consult_claimed", "顾问认领（件）", "法律顾问认领的咨询", (Kind.CONSULT_CLAIMED,)),
     Metric("consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", (Kind.CONSULT_ANSWERED,)),
     Metric("consult_closed", "咨询办结（件）", "已办结的咨询", (Kind.CONSULT_CLOSED,)),
@@ -213,19 +233,49 @@ OTHER_METRICS: tuple[Metric, ...] = (
     Metric(
         "median_answer_hours", "首次答复中位数（小时）", "从受理到法律顾问首次答复的时间的中位数"
     ),
-    Metric("activities", "线下活动（次）", "工作人员登记的宣讲、学法、巡回和阵地活动"),
-    Metric("attendance", "线下参与（人次）", "线下活动登记的参与人数之和"),
+    Metric(
+        "activities",
+        "线下活动（次）",
+        "工作人员登记的面向居民的宣讲、学法、巡回和阵地活动（机关干部学法、执法培训另计）",
+    ),
+    Metric("attendance", "线下参与（人次）", "面向居民的线下活动登记的参与人数之和"),
+    Metric("materials", "发放宣传资料（份）", "线下活动登记的发放资料份数之和（含干部学法）"),
+    Metric(
+        "study_activities",
+        "干部学法和执法培训（次）",
+        "面向机关干部、执法人员的学法活动和培训（属学法用法，不计入线下活动）",
+    ),
+    Metric("study_attendance", "干部学法参与（人次）", "干部学法和执法培训登记的参与人数之和"),
+    Metric(
+        "publications",
+        "其他渠道发布（条）",
+        "登记的两微一端、微信群、宣传栏等渠道发布的普法信息",
+    ),
+    Metric(
+        "items_published",
+        "累计发布普法信息（条）",
+        "普法助手发布的普法信息与其他渠道登记的发布之和",
+    ),
 )
-METRICS = {m.key: m for m in (*LEDGER_METRICS, *OTHER_METRICS)}
+COMMUNITY_SHARE = Metric(
+    "residents_share",
+    "占服务群众比例（%）",
+    "该社区的服务群众人数占全部服务群众的比例；“未填写”是没有选择所在社区的群众"
+    "（期间内改过社区的群众在两处都计入，合计可能略超100%）",
+)
+METRICS_EXTRA = (COMMUNITY_SHARE,)
+ACTIVITY_KEYS = ("activities", "attendance", "study_activities", "study_attendance", "materials")
+METRICS = {m.key: m for m in (*LEDGER_METRICS, *OTHER_METRICS, *METRICS_EXTRA)}
 SUMMARY_ORDER = (
     "residents", "messages_in", "messages_out", "replies",
     "questions", "answered", "suggested", "unanswered", "out_of_scope", "safety", "chitchat",
     "views", "answers_shown", "articles", "helpful", "unhelpful",
-    "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
-    "consult_followup", "consult_rated", "median_answer_hours",
-    "notices", "deliveries", "pushes", "push_failed", "push_unreachable",
+    "consult_submitted", "consult_in_person", "consult_claimed", "consult_answered",
+    "consult_closed", "consult_followup", "consult_rated", "median_answer_hours",
+    "notices", "publications", "items_published",
+    "deliveries", "pushes", "push_failed", "push_unreachable",
     "subscribes", "unsubscribes", "subscribers",
-    "activities", "attendance",
+    "activities", "attendance", "materials", "study_activities", "study_attendance",
 )  # fmt: skip
 LEDGER_METRICS_KEYS = tuple(m.key for m in LEDGER_METRICS)
 COUNTED_KINDS = tuple(sorted({kind for m in LEDGER_METRICS for kind in m.kinds}))
@@ -259,13 +309,24 @@ class Dimension:
 DIMENSIONS = (
     Dimension("month", "按月", "月份", (*_COMMON, "subscribers")),
     Dimension("channel", "按渠道", "渠道", _COMMON),
-    Dimension("community", "按社区", "社区", _COMMON),
+    Dimension("community", "按社区", "社区", (*_COMMON, "residents_share")),
     Dimension("topic", "按主题", "主题", _TOPICAL),
     Dimension(
         "book", "按民法典分编", "分编", ("answered", "answers_shown", "helpful", "unhelpful")
     ),
-    Dimension("activity_kind", "按活动类型", "活动类型", ("activities", "attendance")),
+    Dimension("activity_kind", "按活动类型", "活动类型", ACTIVITY_KEYS),
+    Dimension("audience", "按活动对象", "活动对象", ACTIVITY_KEYS),
+    Dimension("site", "按法治文化阵地", "阵地", ACTIVITY_KEYS),
+    Dimension("series", "按系列栏目", "系列栏目", ACTIVITY_KEYS),
 )
+ACTIVITY_DIMENSIONS = {
+    "community": Activity.community,
+    "topic": Activity.topic,
+    "activity_kind": Activity.kind,
+    "audience": Activity.audience,
+    "site": Activity.site,
+    "series": Activity.series,
+}
 
 
 @dataclass
@@ -290,6 +351,8 @@ class Stats:
     unanswered_questions: list[dict] = field(default_factory=list)
     activity_list: list[dict] = field(default_factory=list)
     legal: legal_stats.LegalFigures | None = None
+    # items registered as published elsewhere, per channel label (bot.services.publications)
+    publication_channels: dict[str, int] = field(default_factory=dict)
 
     def breakdown(self, key: str) -> Breakdown:
         return next(b for b in self.breakdowns if b.dimension.key == key)
@@ -428,33 +491,69 @@ def _ledger_figures(session: Session, period: Period) -> dict:
 
 
 def _activity_rows(session: Session, period: Period, dimension: str | None) -> dict:
-    """{dimension value: {'activities': n, 'attendance': m}} from the activities table."""
+    """{dimension value: {ACTIVITY_KEYS: figures}} from the activities table: activities
+    for residents are counted apart from the cadres' study sessions and enforcement
+    trainings (学法用法); materials are those of every activity."""
     if dimension == "month":
         edges = [m.start for m in period.months()[1:]]
         dim = _month_bucket(Activity.day, edges)
     elif dimension is None or dimension == "channel":
         dim = literal("offline")
     else:
-        column = {
-            "community": Activity.community,
-            "topic": Activity.topic,
-            "activity_kind": Activity.kind,
-        }[dimension]
-        dim = func.nullif(column, "")
+        dim = func.nullif(ACTIVITY_DIMENSIONS[dimension], "")
+    study = case((Activity.audience.in_(STUDY_AUDIENCES), 1), else_=0)
     inner = (
-        select(dim.label("dim"), Activity.id.label("id"), Activity.attendance.label("people"))
+        select(
+            dim.label("dim"),
+            study.label("study"),
+            Activity.attendance.label("people"),
+            Activity.materials.label("materials"),
+        )
         .where(Activity.day >= period.start, Activity.day < period.end)
         .subquery()
     )
+    c = inner.c
     statement = select(
-        inner.c.dim,
-        func.count(inner.c.id).label("n"),
-        func.coalesce(func.sum(inner.c.people), 0).label("people"),
-    ).group_by(inner.c.dim)
+        c.dim,
+        func.count().label("n"),
+        func.coalesce(func.sum(c.study), 0).label("study_n"),
+        func.coalesce(func.sum(c.people), 0).label("people"),
+        func.coalesce(func.sum(c.people * c.study), 0).label("study_people"),
+        func.coalesce(func.sum(c.materials), 0).label("materials"),
+    ).group_by(c.dim)
     return {
-        row.dim: {"activities": int(row.n), "attendance": int(row.people)}
+        row.dim: {
+            "activities": int(row.n) - int(row.study_n),
+            "attendance": int(row.people) - int(row.study_people),
+            "study_activities": int(row.study_n),
+            "study_attendance": int(row.study_people),
+            "materials": int(row.materials),
+        }
         for row in session.execute(statement)
     }
+
+
+def publication_channels(session: Session, period: Period) -> dict[str, int]:
+    """{channel label: items} registered as published elsewhere, most first."""
+    from bot.services.publications import CHANNELS
+
+    statement = (
+        select(Publication.channel, func.count())
+        .where(Publication.day >= period.start, Publication.day < period.end)
+        .group_by(Publication.channel)
+    )
+    rows = [(CHANNELS.get(key, key), int(n)) for key, n in session.execute(statement)]
+    return dict(sorted(rows, key=lambda row: (-row[1], row[0])))
+
+
+def publications_count(session: Session, period: Period) -> int:
+    """Items registered as published through other channels, by their local date."""
+    statement = (
+        select(func.count())
+        .select_from(Publication)
+        .where(Publication.day >= period.start, Publication.day < period.end)
+    )
+    return int(session.execute(statement).scalar_one())
 
 
 def subscribers_at(session: Session, moment: datetime) -> int:
@@ -514,6 +613,8 @@ def _label(dimension: str, key, period: Period) -> str:
         return CHANNEL_LABELS.get(key, key)
     if dimension == "activity_kind":
         return ACTIVITY_KINDS.get(key, key)
+    if dimension == "audience":
+        return AUDIENCES.get(key, key)
     if dimension == "book":
         return f"{key}编"
     return str(key)
@@ -527,21 +628,22 @@ def _breakdown(session: Session, period: Period, dimension: Dimension, ledger_pa
         activity_part = {int(k): v for k, v in activity_part.items()}
         keys: list = list(range(len(months)))
     else:
-        present = set(ledger_part) | set(activity_part)
-        order = list(ACTIVITY_KINDS) if key == "activity_kind" else []
+        present = set(ledger_part) | set(activity_part) | ({None} if key == "community" else set())
+        order = {"activity_kind": list(ACTIVITY_KINDS), "audience": list(AUDIENCES)}.get(key, [])
         keys = sorted(
             present, key=lambda k: (k is None, order.index(k) if k in order else 0, str(k))
         )
     rows = []
     for value in keys:
-        figures = _zeros(LEDGER_METRICS_KEYS) | _zeros(("activities", "attendance"))
+        figures = _zeros(LEDGER_METRICS_KEYS) | _zeros(ACTIVITY_KEYS) | {"residents_share": 0.0}
         figures.update(ledger_part.get(value, {}))
         figures.update(activity_part.get(value, {}))
         if key == "month":
             end = local_midnight_utc(months[value].end, period.zone)
             figures["subscribers"] = subscribers_at(session, end)
         values = {m: figures[m] for m in dimension.metrics}
-        if key != "month" and not any(values.values()):
+        unset_community = key == "community" and value is None  # always shown, even at 0
+        if key != "month" and not unset_community and not any(values.values()):
             continue  # e.g. a topic seen only on kinds this sheet does not show
         row_key = months[value].key if key == "month" else value
         rows.append(Row(row_key, _label(key, value, period), values))
@@ -551,12 +653,20 @@ def _breakdown(session: Session, period: Period, dimension: Dimension, ledger_pa
 def _summary(session: Session, period: Period, ledger_part: dict) -> dict:
     figures = _zeros(LEDGER_METRICS_KEYS)
     figures.update(ledger_part)
-    offline = _activity_rows(session, period, None).get("offline", {})
-    figures["activities"] = offline.get("activities", 0)
-    figures["attendance"] = offline.get("attendance", 0)
+    figures |= _zeros(ACTIVITY_KEYS) | _activity_rows(session, period, None).get("offline", {})
+    figures["publications"] = publications_count(session, period)
+    figures["items_published"] = figures["notices"] + figures["publications"]
     figures["subscribers"] = subscribers_at(session, period.end_utc)
     figures["median_answer_hours"] = median_answer_hours(session, period)
     return {key: figures[key] for key in SUMMARY_ORDER}
+
+
+def _community_shares(stats: Stats) -> None:
+    """Each community's share of the residents served (未填写 included), in per cent."""
+    total = stats.summary["residents"]
+    for row in stats.breakdown("community").rows:
+        people = row.values["residents"]
+        row.values["residents_share"] = round(100 * people / total, 1) if total else 0.0
 
 
 def unanswered_questions(session: Session, period: Period, limit: int = MAX_LISTED_GAPS):
@@ -599,6 +709,12 @@ def activity_list(session: Session, period: Period) -> list[dict]:
             "topic": a.topic or "",
             "attendance": a.attendance,
             "notes": a.notes or "",
+            "audience": AUDIENCES.get(a.audience, a.audience),
+            "materials": a.materials,
+            "site": a.site or "",
+            "series": a.series or "",
+            "lecturer": a.lecturer or "",
+            "attachments": "；".join(a.attachments or []),
         }
         for a in session.execute(statement).scalars()
     ]
@@ -613,8 +729,10 @@ def compute(session: Session, period: Period, *, lists: bool = True) -> Stats:
         breakdowns=[
             _breakdown(session, period, d, ledger_figures.get(d.key, {})) for d in DIMENSIONS
         ],
+        publication_channels=publication_channels(session, period),
     )
     stats.legal = legal_stats.compute(session, period)
+    _community_shares(stats)
     if lists:
         stats.unanswered_questions = unanswered_questions(session, period)
         stats.activity_list = activity_list(session, period)
@@ -634,13 +752,22 @@ def summary_text(stats: Stats) -> str:
         f"{s['suggested']} 次，未能解答 {s['unanswered']} 次，超出范围 {s['out_of_scope']} 次；"
         f"共解答 {s['answers_shown']} 次（含浏览查看 {s['views']} 次）",
         f"评价：有帮助 {s['helpful']} 次，没帮助 {s['unhelpful']} 次",
-        f"法律咨询：受理 {s['consult_submitted']} 件，答复 {s['consult_answered']} 件，办结 "
+        f"法律咨询：受理 {s['consult_submitted']} 件（其中窗口、电话、热线 {s['consult_in_person']} 件），"
+        f"答复 {s['consult_answered']} 件，办结 "
         f"{s['consult_closed']} 件；首次答复中位数 "
         + ("暂无" if median is None else f"{median:.1f} 小时"),
         f"普法推送：发布 {s['notices']} 条，送达 {s['deliveries']} 人次；推送失败 "
         f"{s['push_failed']} 条，无法送达 {s['push_unreachable']} 条；订阅 {s['subscribers']} 人",
-        f"线下活动：{s['activities']} 次，参与 {s['attendance']} 人次",
+        f"线下活动：{s['activities']} 次，参与 {s['attendance']} 人次，发放资料 {s['materials']} 份；"
+        f"干部学法和执法培训 {s['study_activities']} 次，{s['study_attendance']} 人次",
+        f"累计发布普法信息 {s['items_published']} 条（普法助手 {s['notices']} 条，其他渠道 "
+        f"{s['publications']} 条）",
     ]
+    unset = next(r for r in stats.breakdown("community").rows if r.key is None)
+    lines.append(
+        f"未填写社区的群众 {unset.values['residents']} 人，占服务群众 "
+        f"{unset.values['residents_share']:.1f}%"
+    )
     books = [r for r in stats.breakdown("book").rows if r.key and r.values["answers_shown"]]
     books.sort(key=lambda r: -r.values["answers_shown"])
     if books:

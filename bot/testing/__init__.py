@@ -116,3 +116,20 @@ def harness(services: Services) -> Harness:
 
 def texts(replies: list[Reply]) -> str:
     return "\n".join(r.text for r in replies)
+
+
+@pytest.fixture
+def cli(database_url, tmp_path, monkeypatch, capsys):
+    """Run `bot.py ARGS` in-process against the test database: (exit code, out, err)."""
+    from bot.cli import main
+
+    monkeypatch.setenv("PUFA_DATABASE_URL", database_url)
+    monkeypatch.delenv("PUFA_TIMEZONE", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

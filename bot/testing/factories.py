@@ -96,3 +96,11 @@ def run_bot(args: list[str], tmp_path: Path, stdin: str = "", **env: str):
         env=environment,
         timeout=120,
     )
+
+
+def press_payload(harness, user: str, payload: str, channel: str = "console"):
+    """Press a button by its payload (as a platform would send it back, or a forger would)."""
+    from bot.messages import Incoming
+
+    incoming = Incoming(channel=channel, user_id=user, kind="button", payload=payload)
+    return harness.services.dispatcher.handle(incoming)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from bot.cli import main
 from bot.models import (
     ConversationState,
     LegalHistory,
@@ -31,19 +29,6 @@ TABLES = (
 )
 
 
-@pytest.fixture
-def cli(database_url, tmp_path, monkeypatch, capsys):
-    """Run `bot.py ARGS` in-process against the test database: (exit code, out, err)."""
-    monkeypatch.setenv("PUFA_DATABASE_URL", database_url)
-    monkeypatch.delenv("PUFA_TIMEZONE", raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def grant(harness: Harness, ref: str, role: str) -> None:

@@ -3,6 +3,12 @@ independently of bot.services.stats: plain Python over the generated rows, perio
 converting each timestamp to a local date (the service compares UTC instants instead).
 
 Helpers only (no tests); test_stats*.py and test_export*.py import them.
+
+What this proves and what it does not: the rows are written by hand, with the kind names
+the real writers use, so tests built on it check the aggregation (SQL against plain Python
+over the same rows), the period and time-zone edges and the files' layout — not that the
+chat, the delivery worker and the CLI write what the statistics read. That is
+tests/test_stats_flows.py, which drives the real paths and writes no ledger row itself.
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ from sqlalchemy import Engine
 from sqlalchemy import insert as sa_insert
 from sqlmodel import Session
 
-from bot.models import Activity, FaqQuestion, LedgerEvent, User
+from bot.ledger import Kind
+from bot.models import Activity, FaqQuestion, LedgerEvent, Publication, User
 
 ZONE = ZoneInfo("Asia/Shanghai")
 CHANNELS = ("console", "telegram", "wechat")
 COMMUNITIES = ("东风里社区", "平阳里社区", "华阳里社区")
+SITES = ("东风里社区法治文化广场", "平阳里社区法治宣传长廊")
 TOPICS = ("婚姻家庭", "租赁", "继承", "相邻关系")
 BOOKS = ("合同", "婚姻家庭", "继承", "物权")
 ACTIVITY_KINDS = ("lecture", "study", "tour", "culture_spot", "other")
 INBOUND = ("in_text", "in_command", "in_button", "in_media", "in_event")
 TOPICAL = {
-    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_view",
+    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_view",
     "feedback_helpful", "feedback_unhelpful", "consult_submitted", "consult_claimed",
     "consult_answered", "consult_closed", "consult_followup", "consult_rated",
     "notice_published", "subscribe",
@@ -45,11 +53,11 @@ COUNT_RULES = {
     "messages_out": lambda e: e.kind in ("out_reply", "out_push"),
     "replies": lambda e: e.kind == "out_reply",
     "questions": lambda e: (
-        e.kind in ("faq_answered", "faq_suggested", "faq_out_of_scope")
+        e.kind in ("faq_answered", "faq_suggest", "faq_out_of_scope")
         or (e.kind == "faq_unanswered" and e.ref != "suggest_rejected")
     ),
     "answered": lambda e: e.kind == "faq_answered",
-    "suggested": lambda e: e.kind == "faq_suggested",
+    "suggested": lambda e: e.kind == "faq_suggest",
     "unanswered": lambda e: e.kind == "faq_unanswered",
     "out_of_scope": lambda e: e.kind == "faq_out_of_scope",
     "chitchat": lambda e: e.kind == "faq_chitchat",
@@ -59,6 +67,9 @@ COUNT_RULES = {
     "helpful": lambda e: e.kind == "feedback_helpful",
     "unhelpful": lambda e: e.kind == "feedback_unhelpful",
     "consult_submitted": lambda e: e.kind == "consult_submitted",
+    "consult_in_person": lambda e: (
+        e.kind == "consult_submitted" and e.channel in ("walk_in", "phone", "hotline")
+    ),
     "consult_claimed": lambda e: e.kind == "consult_claimed",
     "consult_answered": lambda e: e.kind == "consult_answered",
     "consult_closed": lambda e: e.kind == "consult_closed",
@@ -74,7 +85,7 @@ COUNT_RULES = {
 }
 COUNTED = {
     "in_text", "in_command", "in_button", "in_media", "in_event", "out_reply", "out_push",
-    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
+    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
     "faq_view", "faq_article", "feedback_helpful", "feedback_unhelpful",
     "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
     "consult_followup", "consult_rated", "notice_published", "push_failed",
@@ -103,6 +114,10 @@ class Act:
     community: str | None
     topic: str | None
     attendance: int
+    audience: str = "residents"
+    materials: int = 0
+    site: str | None = None
+    series: str | None = None
 
 
 @dataclass
@@ -120,6 +135,7 @@ class Data:
     events: list[Ev] = field(default_factory=list)
     activities: list[Act] = field(default_factory=list)
     questions: list[Gap] = field(default_factory=list)
+    publications: list[date] = field(default_factory=list)  # items registered, by day
     user_ids: list[int] = field(default_factory=list)  # database ids, after insert
 
 
@@ -150,10 +166,17 @@ def generate(seed: int = 7, events: int = 2500, prefix: str = "u") -> Data:
         topic = rng.choice(("民法典", "宪法", "反诈", None))
         kind = rng.choice(ACTIVITY_KINDS)
         data.activities.append(
-            Act(day, kind, f"活动{number}", community, topic, rng.randrange(0, 300))
+            Act(
+                day, kind, f"活动{number}", community, topic, rng.randrange(0, 300),
+                audience=rng.choice(("residents", "residents", "cadres", "enforcement")),
+                materials=rng.choice((0, rng.randrange(1, 500))),
+                site=rng.choice((*SITES, None)),
+                series=rng.choice(("大赵讲纪、小赵说法", "法治讲堂", None)),
+            )  # fmt: skip
         )
     data.activities.append(Act(date(2026, 12, 31), "lecture", "年终宣讲", None, None, 88))
     data.activities.append(Act(date(2027, 1, 1), "lecture", "新年宣讲", None, None, 77))
+    data.publications = [date(2025, 12, 25) + timedelta(days=rng.randrange(400)) for _ in range(25)]
     for number in range(60):
         status = rng.choice(("answered", "suggest", "none", "out_of_scope"))
         feedback = (
@@ -187,6 +210,8 @@ def _event(rng: random.Random, kind: str, at: datetime, data: Data) -> Ev:
         event.ref = "suggest_rejected"
     if kind in ("out_push", "push_failed", "push_unreachable"):
         event.ref = rng.choice(("push:1", "push:22", "case:ZS-2026-0005", None))
+    if kind == Kind.CONSULT_SUBMITTED and rng.random() < 0.3:  # recorded by staff
+        event.channel = rng.choice(("walk_in", "phone", "hotline"))
     if kind == "consult_answered" and rng.random() < 0.9:
         event.value = round(rng.uniform(0.1, 120), 2)
     return event
@@ -235,8 +260,16 @@ def insert(engine: Engine, data: Data) -> Data:
                 community=a.community,
                 topic=a.topic,
                 attendance=a.attendance,
+                audience=a.audience,
+                materials=a.materials,
+                site=a.site,
+                series=a.series,
             )
             for a in data.activities
+        )
+        session.add_all(
+            Publication(day=day, channel="official", title=f"信息{n}")
+            for n, day in enumerate(data.publications)
         )
         session.add_all(
             FaqQuestion(
@@ -281,8 +314,13 @@ def figures(data: Data, events: list[Ev], acts: list[Act]) -> dict:
     result["residents"] = len(
         {e.user for e in events if e.kind in INBOUND and data.users[e.user][2] == "resident"}
     )
-    result["activities"] = len(acts)
-    result["attendance"] = sum(a.attendance for a in acts)
+    public = [a for a in acts if a.audience == "residents"]
+    study = [a for a in acts if a.audience != "residents"]
+    result["activities"] = len(public)
+    result["attendance"] = sum(a.attendance for a in public)
+    result["study_activities"] = len(study)
+    result["study_attendance"] = sum(a.attendance for a in study)
+    result["materials"] = sum(a.materials for a in acts)
     return result
 
 
@@ -294,6 +332,8 @@ def expected_summary(data: Data, first: date, end: date) -> dict:
     events = within(data, first, end)
     result = figures(data, events, activities_within(data, first, end))
     result["subscribers"] = subscribers_before(data, midnight(end))
+    result["publications"] = sum(1 for day in data.publications if first <= day < end)
+    result["items_published"] = result["notices"] + result["publications"]
     hours = [e.value for e in events if e.kind == "consult_answered" and e.value is not None]
     result["median_answer_hours"] = round(statistics.median(hours), 2) if hours else None
     return result
@@ -325,6 +365,8 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
     acts = activities_within(data, first, end)
     if dimension == "activity_kind":
         events, act_key = [], lambda a: a.kind
+    elif dimension in ("audience", "site", "series"):
+        events, act_key = [], lambda a: getattr(a, dimension)  # noqa: E731
     elif dimension == "book":
         acts, act_key = [], None
     elif dimension == "channel":
@@ -334,7 +376,9 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
     event_key = (lambda e: getattr(e, dimension)) if events else None
     keys = {_group_key(event_key(e)) for e in events} if events else set()
     keys |= {_group_key(act_key(a)) for a in acts} if act_key else set()
-    return {
+    if dimension == "community":
+        keys.add(None)  # 未填写 is always shown, with its share
+    result = {
         key: figures(
             data,
             [e for e in events if _group_key(event_key(e)) == key],
@@ -342,6 +386,11 @@ def expected_breakdown(data: Data, first: date, end: date, dimension: str) -> di
         )
         for key in keys
     }
+    if dimension == "community":
+        total = figures(data, events, acts)["residents"]
+        for row in result.values():
+            row["residents_share"] = round(100 * row["residents"] / total, 1) if total else 0.0
+    return result
 
 
 def expected_rows(data: Data, first: date, end: date, dimension) -> dict:
@@ -349,4 +398,9 @@ def expected_rows(data: Data, first: date, end: date, dimension) -> dict:
     that sheet are left out (every month is kept)."""
     rows = expected_breakdown(data, first, end, dimension.key)
     shown = {k: {m: row[m] for m in dimension.metrics} for k, row in rows.items()}
-    return {k: v for k, v in shown.items() if dimension.key == "month" or any(v.values())}
+    always = ("month",) if dimension.key != "community" else ()
+    return {
+        k: v
+        for k, v in shown.items()
+        if dimension.key in always or any(v.values()) or (dimension.key == "community" and k is None)
+    }

@@ -26,6 +26,7 @@ from bot.models import ConversationState
 from bot.payload import Consult, IntakeButton, MyCaseButton
 from bot.routing import Context, Router
 from bot.services import cases
+from handlers import community
 from handlers.cases import mine, notify
 from handlers.cases.mine import BACK_WORDS, CANCEL_WORDS, FLOW, STALE
 
@@ -408,6 +409,7 @@ def submit(ctx: Context, data: dict) -> Reply:
         zone=ctx.settings.zone,
     )
     notify.count(ctx, Kind.CONSULT_SUBMITTED, case)
+    community.adopt(ctx, ctx.user, case.community)  # the first consultation sets it once
     notify.notify_new_case(ctx, case)
     log.info("case %s submitted by %s", case.number, ctx.user.ref)
     return Reply(

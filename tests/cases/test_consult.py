@@ -11,15 +11,7 @@ from bot.messages import Incoming, Reply
 from bot.models import Case, CaseEvent, ConversationState, LedgerEvent, OutboxMessage, User
 from bot.services import cases
 from bot.testing import Harness, texts
-from bot.testing.factories import DESCRIPTION, grant_adviser, submit
-
-
-def press_payload(
-    harness: Harness, user: str, payload: str, channel: str = "console"
-) -> list[Reply]:
-    """Press a button by its payload (as a platform would send it back, or a forger would)."""
-    incoming = Incoming(channel=channel, user_id=user, kind="button", payload=payload)
-    return harness.services.dispatcher.handle(incoming)
+from bot.testing.factories import DESCRIPTION, grant_adviser, press_payload, submit
 
 
 def the_case(engine, number: str) -> Case:

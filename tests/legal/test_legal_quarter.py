@@ -14,10 +14,10 @@ from openpyxl import load_workbook
 
 from bot.runtime.delivery import DeliveryWorker
 from bot.scheduler import PublicityScheduler
-from bot.testing import legal as legal_helpers
 from bot.testing import Harness, texts
-from bot.testing.legal import grant, say_as
+from bot.testing import legal as legal_helpers
 from bot.testing.delivery import FakeClock, FakeSender
+from bot.testing.legal import grant, say_as
 
 cli = legal_helpers.cli  # the fixture
 

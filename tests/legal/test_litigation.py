@@ -10,16 +10,16 @@ from decimal import Decimal
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from bot.runtime.delivery import DeliveryWorker
 from bot.messages import Incoming
 from bot.models import LegalHistory, LitigationCase, LitigationReminder, OutboxMessage
+from bot.runtime.delivery import DeliveryWorker
 from bot.scheduler import PublicityScheduler
 from bot.services import litigation
 from bot.services.litigation import IMPORT_LAYOUT
-from bot.testing import legal as legal_helpers
 from bot.testing import Harness, texts
-from bot.testing.legal import counts, grant, sheet
+from bot.testing import legal as legal_helpers
 from bot.testing.delivery import FakeClock, FakeSender
+from bot.testing.legal import counts, grant, sheet
 
 cli = legal_helpers.cli  # the fixture
 ZONE_HOURS = 8  # Asia/Shanghai, the default PUFA_TIMEZONE

@@ -16,7 +16,7 @@ from openpyxl.chart import BarChart, LineChart
 from sqlmodel import Session
 
 from bot.services import export, periods, report, stats
-from bot.services.activities import KINDS
+from bot.services.activities import AUDIENCES, KINDS
 from bot.services.export import ExportError
 from bot.services.legal_stats import LEGAL_METRICS
 from bot.services.report import ReportError
@@ -36,6 +36,9 @@ CHANNEL_NAMES = {
     "telegram": "Telegram",
     "wechat": "微信",
     "offline": "线下活动",
+    "walk_in": "窗口",
+    "phone": "电话",
+    "hotline": "热线",
 }
 
 
@@ -49,6 +52,7 @@ def row_label(dimension: str, key) -> str:
         "channel": lambda: CHANNEL_NAMES[key],
         "book": lambda: f"{key}编",
         "activity_kind": lambda: KINDS[key],
+        "audience": lambda: AUDIENCES[key],
     }.get(dimension, lambda: key)()
 
 
@@ -214,10 +218,17 @@ def report_figures(data) -> set[str]:
     allowed = {str(v) for v in summary.values() if isinstance(v, int)}
     if summary["median_answer_hours"] is not None:
         allowed.add(f"{summary['median_answer_hours']:.1f}")
-    for dimension in ("book", "topic", "activity_kind"):
-        for row in expected_breakdown(data, FIRST, END, dimension).values():
+    for dimension in ("book", "topic", "activity_kind", "audience", "site", "series"):
+        rows = expected_breakdown(data, FIRST, END, dimension)
+        for row in rows.values():
             allowed |= {str(v) for v in row.values()}
+        allowed.add(str(sum(1 for k, row in rows.items() if k and row["activities"])))
+    channels = expected_breakdown(data, FIRST, END, "channel")  # 窗口/电话/热线 consultations
+    allowed |= {str(row["consult_submitted"]) for row in channels.values()}
+    allowed.add(str(summary["consult_submitted"] - summary["consult_in_person"]))
     places = expected_breakdown(data, FIRST, END, "community")
+    unset = places[None]  # 未填写: its residents and their share
+    allowed |= {str(unset["residents"]), f"{unset['residents_share']:.1f}"}
     allowed.add(str(sum(1 for k, row in places.items() if k and row["activities"])))
     as_of = min(date(2026, 12, 31), datetime.now(ZONE).date())  # "截至…" while 2026 runs
     allowed |= {str(as_of.year), str(as_of.month), str(as_of.day)}

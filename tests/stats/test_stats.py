@@ -119,7 +119,10 @@ def test_a_period_without_events_is_all_zero(engine):
     assert all(v == 0 for k, v in figures.summary.items() if k != "median_answer_hours")
     month = figures.breakdown("month")
     assert [row.key for row in month.rows] == [f"2030-{m:02d}" for m in range(1, 13)]
-    assert all(b.rows == [] for b in figures.breakdowns if b.dimension.key != "month")
+    others = [b for b in figures.breakdowns if b.dimension.key not in ("month", "community")]
+    assert all(b.rows == [] for b in others)
+    (unset,) = figures.breakdown("community").rows  # 未填写 is always shown, even at 0
+    assert unset.label == "未填写" and not any(unset.values.values())
 
 
 def _record(session: Session, user: User, at: datetime, kind: str = "in_text") -> None:
@@ -223,6 +226,12 @@ def test_summary_text_carries_the_figures(engine):
     text = stats.summary_text(figures)
     assert f"服务群众 {expected['residents']} 人" in text
     assert f"直接解答 {expected['answered']} 次" in text
-    assert f"受理 {expected['consult_submitted']} 件" in text
+    assert (
+        f"受理 {expected['consult_submitted']} 件（其中窗口、电话、热线 "
+        f"{expected['consult_in_person']} 件）" in text
+    )
+    assert f"发放资料 {expected['materials']} 份" in text
+    assert f"干部学法和执法培训 {expected['study_activities']} 次" in text
+    assert f"累计发布普法信息 {expected['items_published']} 条" in text
     assert f"线下活动：{expected['activities']} 次，参与 {expected['attendance']} 人次" in text
     assert f"首次答复中位数 {expected['median_answer_hours']:.1f} 小时" in text

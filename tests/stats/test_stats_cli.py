@@ -12,24 +12,8 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from bot.cli import main
 from bot.testing.factories import run_bot
 from bot.testing.stats_data import expected_summary, generate, insert
-
-
-@pytest.fixture
-def cli(database_url, tmp_path, monkeypatch, capsys):
-    """Run `bot.py ARGS` in-process against the test database: (exit code, out, err)."""
-    monkeypatch.setenv("PUFA_DATABASE_URL", database_url)
-    monkeypatch.delenv("PUFA_TIMEZONE", raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
 
 
 def test_activity_add_list_edit_delete(cli):
