@@ -21,7 +21,7 @@ def parse_age(text: str) -> timedelta:
     """'365d' (or '365', '365天') → 365 days; '12h' → 12 hours."""
     match = AGE.fullmatch(text.strip().lower())
     if not match:
-        raise argparse.ArgumentTypeError(f"“{text[:20]}”应为不超过 5 位的天数，例如 365d")
+        raise argparse.ArgumentTypeError(f"“{text[:20]}”应为天数（不超过 5 位），例如 365d")
     number, unit = int(match.group(1)), match.group(2)
     return timedelta(hours=number) if unit == "h" else timedelta(days=number)
 

@@ -157,6 +157,8 @@ def clean_title(text: str) -> str:
 
 def clean_attendance(text: str | int) -> int:
     raw = str(text).strip().removesuffix("人次").removesuffix("人")
+    if raw.startswith("-") and ascii_int(raw[1:]) is not None:
+        raise ActivityError("参与人数不能为负数。")
     number = ascii_int(raw)
     if number is None:
         raise ActivityError(f"参与人数应为整数，收到的是“{str(text).strip()[:20]}”。")
@@ -348,7 +350,7 @@ def _id(value: int | str) -> int:
     text = str(value).strip().lstrip("#")
     number = ascii_int(text)
     if number is None:
-        raise ActivityError(f"活动编号应为不超过 9 位的数字，收到的是“{text[:20]}”。")
+        raise ActivityError(f"活动编号应为数字（不超过 9 位），收到的是“{text[:20]}”。")
     return number
 
 

@@ -35,7 +35,7 @@ BOOKS = ("合同", "婚姻家庭", "继承", "物权")
 ACTIVITY_KINDS = ("lecture", "study", "tour", "culture_spot", "other")
 INBOUND = ("in_text", "in_command", "in_button", "in_media", "in_event")
 TOPICAL = {
-    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_view",
+    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_view",
     "feedback_helpful", "feedback_unhelpful", "consult_submitted", "consult_claimed",
     "consult_answered", "consult_closed", "consult_followup", "consult_rated",
     "notice_published", "subscribe",
@@ -43,7 +43,7 @@ TOPICAL = {
 BOOKISH = {"faq_answered", "faq_view", "feedback_helpful", "feedback_unhelpful"}
 RANDOM_KINDS = (
     *INBOUND, "out_reply", "out_push", "push_failed", "push_unreachable",
-    *sorted(TOPICAL - {"subscribe"}), "faq_chitchat", "faq_article",
+    *sorted(TOPICAL - {"subscribe"}), "faq_chitchat", "faq_article", "faq_safety",
     "error", "refused", "activity_added", "role_granted",  # never counted
 )  # fmt: skip
 
@@ -53,13 +53,14 @@ COUNT_RULES = {
     "messages_out": lambda e: e.kind in ("out_reply", "out_push"),
     "replies": lambda e: e.kind == "out_reply",
     "questions": lambda e: (
-        e.kind in ("faq_answered", "faq_suggest", "faq_out_of_scope")
+        e.kind in ("faq_answered", "faq_suggested", "faq_out_of_scope", "faq_safety")
         or (e.kind == "faq_unanswered" and e.ref != "suggest_rejected")
     ),
     "answered": lambda e: e.kind == "faq_answered",
-    "suggested": lambda e: e.kind == "faq_suggest",
+    "suggested": lambda e: e.kind == "faq_suggested",
     "unanswered": lambda e: e.kind == "faq_unanswered",
     "out_of_scope": lambda e: e.kind == "faq_out_of_scope",
+    "safety": lambda e: e.kind == "faq_safety",
     "chitchat": lambda e: e.kind == "faq_chitchat",
     "views": lambda e: e.kind == "faq_view",
     "answers_shown": lambda e: e.kind in ("faq_answered", "faq_view"),
@@ -85,8 +86,8 @@ COUNT_RULES = {
 }
 COUNTED = {
     "in_text", "in_command", "in_button", "in_media", "in_event", "out_reply", "out_push",
-    "faq_answered", "faq_suggest", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
-    "faq_view", "faq_article", "feedback_helpful", "feedback_unhelpful",
+    "faq_answered", "faq_suggested", "faq_unanswered", "faq_out_of_scope", "faq_chitchat",
+    "faq_safety", "faq_view", "faq_article", "feedback_helpful", "feedback_unhelpful",
     "consult_submitted", "consult_claimed", "consult_answered", "consult_closed",
     "consult_followup", "consult_rated", "notice_published", "push_failed",
     "push_unreachable", "subscribe", "unsubscribe",

@@ -15,11 +15,8 @@ from openpyxl import load_workbook
 from bot.runtime.delivery import DeliveryWorker
 from bot.scheduler import PublicityScheduler
 from bot.testing import Harness, texts
-from bot.testing import legal as legal_helpers
 from bot.testing.delivery import FakeClock, FakeSender
 from bot.testing.legal import grant, say_as
-
-cli = legal_helpers.cli  # the fixture
 
 WORK = [  # (date, type, title, department, count, decision, opinion)
     ("2026-06-30", "合同审查修改", "食堂承包合同", "党政办", "7", None, None),  # Q2

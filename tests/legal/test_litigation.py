@@ -17,11 +17,9 @@ from bot.scheduler import PublicityScheduler
 from bot.services import litigation
 from bot.services.litigation import IMPORT_LAYOUT
 from bot.testing import Harness, texts
-from bot.testing import legal as legal_helpers
 from bot.testing.delivery import FakeClock, FakeSender
 from bot.testing.legal import counts, grant, sheet
 
-cli = legal_helpers.cli  # the fixture
 ZONE_HOURS = 8  # Asia/Shanghai, the default PUFA_TIMEZONE
 
 

@@ -10,10 +10,7 @@ from sqlmodel import Session, select
 from bot.models import LegalHistory, WorkEntry
 from bot.services.worklog import IMPORT_LAYOUT
 from bot.testing import Harness, texts
-from bot.testing import legal as legal_helpers
 from bot.testing.legal import counts, grant, sheet
-
-cli = legal_helpers.cli  # the fixture
 
 
 def entries(engine) -> list[WorkEntry]:

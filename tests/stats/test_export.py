@@ -357,7 +357,7 @@ def test_report_follows_the_report_structure(generated):
     assert "## 一、主要举措和成效" in text
     assert "### （五）强化法治宣传，营造浓厚法治氛围" in text
     headings = [line for line in text.splitlines() if line.startswith("### ")]
-    assert [h[4:7] for h in headings] == ["（三）", "（四）", "（五）"]
+    assert [h[4:7] for h in headings] == ["（二）", "（三）", "（四）", "（五）"]
     paragraphs = [line for line in text.splitlines() if line[:2] in ("一是", "二是", "三是")]
     assert [p[:2] for p in paragraphs] == ["一是", "二是", "三是"] * 2
 

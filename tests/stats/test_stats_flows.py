@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from bot.delivery import DeliveryWorker
 from docx import Document
 from openpyxl import load_workbook
 from sqlmodel import Session
 
 from bot.messages import Incoming, Reply
+from bot.runtime.delivery import DeliveryWorker
 from bot.services import cases
 from bot.services.periods import current_year
 from bot.services.stats import METRICS
@@ -121,14 +121,14 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
     answered = day.say("alice", "离婚冷静期是多少天")
     assert "依据" in texts(answered)
     assert "谢谢" in texts(day.press("alice", "有帮助", answered))
-    suggestions = day.say("bob", "我老公在外面借的钱，我也要一起还吗")
+    suggestions = day.say("bob", suggested_question(day.dispatcher.services.faq))
     assert suggestions[0].text.startswith("您是想问")
     picked = day.press("bob", suggestions[0].buttons[0].label, suggestions)
     assert "依据" in texts(picked)
     assert "没有把握" in texts(day.say("carol", "量子力学里的波函数坍缩是什么意思"))
     assert "12333" in texts(day.say("dan", "公司拖欠工资三个月了怎么办"))
     assert "普法助手" in texts(day.say("erin", "你好"))
-    rejected = day.say("gus", "物业费")
+    rejected = day.say("gus", suggested_question(day.dispatcher.services.faq, second=True))
     assert rejected[0].text.startswith("您是想问")
     assert "没有把握" in texts(day.press("gus", "都不是", rejected))
     # Browsing: book → topic → question → answer.
@@ -227,6 +227,7 @@ async def scripted_day(harness, engine, run_cli) -> tuple[Day, dict]:
         "suggested": 2,
         "unanswered": 2,  # carol's, and gus rejecting the suggestions
         "out_of_scope": 1,
+        "safety": 0,
         "chitchat": 1,
         "views": 2,  # bob's picked suggestion, fay's browsing
         "answers_shown": 3,
@@ -362,12 +363,22 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert set(NUMBER.findall(body)) <= allowed, set(NUMBER.findall(body)) - allowed
 
 
+VAGUE = ("我老公在外面借的钱，我也要一起还吗", "房子的事", "赔偿", "钱的问题", "租房合同问题", "邻居")
+
+
+def suggested_question(faq, *, second: bool = False) -> str:
+    """A vague question the FAQ answers with choices (whichever the knowledge base makes so)."""
+    found = [q for q in VAGUE if faq.matcher.match(q).status == "suggest"]
+    assert len(found) >= 2, "the vague questions no longer get suggestions"
+    return found[1] if second else found[0]
+
+
 @pytest.mark.parametrize("status", ["answered", "suggest", "none", "out_of_scope", "chitchat"])
 def test_each_question_status_is_counted_once_where_it_belongs(harness, engine, status):
     """One question of each status, through the console: exactly one figure moves."""
     question = {
         "answered": "离婚冷静期是多少天",
-        "suggest": "我老公在外面借的钱，我也要一起还吗",
+        "suggest": suggested_question(harness.services.faq),
         "none": "量子力学里的波函数坍缩是什么意思",
         "out_of_scope": "公司拖欠工资三个月了怎么办",
         "chitchat": "你好",
