@@ -41,6 +41,9 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
 
     await asyncio.to_thread(unattended_cases, services)
     channels = [make_channel(name, services) for name in names]
+    web = _web_console(services)
+    if web is not None:
+        await web.start()
     roles: list[asyncio.Task] = []
     for channel in channels:
         wake = asyncio.Event()
@@ -61,7 +64,18 @@ async def serve(services: Services, names: list[str], stop: asyncio.Event | None
         for channel in channels:
             with contextlib.suppress(Exception):
                 await channel.stop()
+        if web is not None:
+            await web.stop()
     return 0
+
+
+def _web_console(services: Services):
+    """The staff web console, when PUFA_WEB_ENABLED is set (same process and database)."""
+    from bot.web.app import WebServer
+    from bot.web.settings import WebSettings
+
+    settings = WebSettings()
+    return WebServer(services, settings) if settings.enabled else None
 
 
 def _role_task(services: Services, name: str, stop: asyncio.Event, work) -> asyncio.Task:

@@ -42,8 +42,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.web.settings import WebSettings
+
     channels = configured_channels(settings)
-    if not channels:
+    if not channels and not WebSettings().enabled:
         print(NO_CHANNEL, file=sys.stderr)
         return 2
     from bot.runner import run_channels

@@ -42,7 +42,9 @@ def listen(host: str, port: int, setting: str) -> socket.socket:
 class HttpServer:
     """One uvicorn server for `app` on a socket, started and stopped with the channel."""
 
-    def __init__(self, app, sock: socket.socket, *, graceful_seconds: int = 6) -> None:
+    def __init__(
+        self, app, sock: socket.socket, *, graceful_seconds: int = 6, proxy_headers: bool = False
+    ) -> None:
         config = uvicorn.Config(
             app,
             lifespan="off",
@@ -50,6 +52,7 @@ class HttpServer:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=graceful_seconds,
+            proxy_headers=proxy_headers,
         )
         self.sock = sock
         self._server = _Server(config)

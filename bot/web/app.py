@@ -7,12 +7,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 from pathlib import Path
 
-import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.applications import Starlette
@@ -23,6 +20,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.runtime.http import HttpServer, listen
 from bot.web import auth, security
 from bot.web.figures import FiguresCache
 from bot.web.settings import WebSettings
@@ -130,23 +128,6 @@ def create_app(services, web_settings: WebSettings | None = None) -> Starlette:
     return app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the caller owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
-
-
-def listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 class WebServer:
     """The console under uvicorn, started and stopped by its owner (the runner, tests)."""
 
@@ -154,34 +135,18 @@ class WebServer:
         self.web_settings = web_settings or WebSettings()
         self.app = create_app(services, self.web_settings)
         self.port: int | None = None
-        self._server: _Server | None = None
-        self._serving: asyncio.Task | None = None
+        self._http: HttpServer | None = None
 
     async def start(self) -> None:
-        sock = listen(self.web_settings.host, self.web_settings.port)
+        sock = listen(self.web_settings.host, self.web_settings.port, "PUFA_WEB_PORT")
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            proxy_headers=self.web_settings.secure_cookies,
-        )
-        self._server = _Server(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
-        while not self._server.started:
-            if self._serving.done():
-                self._serving.result()
-                raise RuntimeError("the web console stopped while starting")
-            await asyncio.sleep(0.02)
+        self._http = HttpServer(self.app, sock, proxy_headers=self.web_settings.secure_cookies)
+        await self._http.start("web")
         log.info("web console on http://%s:%d/", self.web_settings.host, self.port)
 
     async def stop(self) -> None:
-        if self._server is not None and self._serving is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(Exception):
-                await self._serving
+        if self._http is not None:
+            await self._http.stop()
 
 
 async def serve_web(services, stop: asyncio.Event, web_settings: WebSettings | None = None) -> None:

@@ -11,6 +11,7 @@ class WebSettings(BaseSettings):
         env_prefix="PUFA_WEB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    enabled: bool = False  # PUFA_WEB_ENABLED: `bot.py run` serves the console too
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret: str | None = None

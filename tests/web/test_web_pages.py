@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -13,6 +17,7 @@ from starlette.testclient import TestClient
 
 from bot.models import Activity, FaqQuestion, Notice, OutboxMessage, Push, Schedule, WebAudit
 from bot.services import cases as consultations
+from bot.testing import REPO
 from bot.testing.web import (
     app_for,
     case_row,
@@ -316,3 +321,32 @@ def test_a_failure_inside_a_page_gets_a_chinese_message_and_is_logged(services, 
     response = failing.get("/kb")
     assert response.status_code == 500 and "系统出错了" in response.text
     assert "GET /kb failed" in caplog.text
+
+
+def test_bot_run_serves_the_console_beside_the_channels_when_enabled(tmp_path, database_url):
+    """`python bot.py run` with PUFA_WEB_ENABLED and no chat channel: the sign-in page answers."""
+    import httpx
+
+    from bot.testing.processes import free_port, wait_until_listening
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PUFA_")}
+    environment.update(
+        PUFA_DATABASE_URL=database_url, PUFA_WEB_ENABLED="true", PUFA_WEB_PORT=str(port)
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "bot.py"), "run"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_listening(process, port)
+        page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=30)
+        assert page.status_code == 200 and "登录" in page.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
