@@ -83,7 +83,7 @@ class Tuning:
     keyword_boost: int = 2
     word_weight: float = 0.3
     bigram_weight: float = 0.7
-    vector_weight: float = 0.25  # the TF-IDF centroid signal, relative to BM25's 1.0
+    vector_weight: float = 0.1  # the TF-IDF centroid signal, relative to BM25's 1.0
     suggest_threshold: float = 0.25
     expansion_weight: float = 0.3
     bm25_scale: float = 1.2
