@@ -50,15 +50,27 @@ def load_cases(engine, count: int = CASES) -> None:
     for seq in range(1, count + 1):
         at = now - timedelta(hours=seq * 7)
         status = consultations.STATUSES[seq % 4]
-        rows.append({
-            "number": consultations.format_number(2026, seq), "year": 2026, "seq": seq,
-            "user_id": (seq % stats_bench.USERS) + 1, "channel": "telegram",
-            "topic": consultations.TOPICS[seq % len(consultations.TOPICS)],
-            "community": stats_bench.COMMUNITIES[seq % 3], "description": f"第 {seq} 件咨询的情况描述，" * 4,
-            "photos": [], "status": status, "awaiting_info": False, "consent_at": at,
-            "created_at": at, "updated_at": at,
-            "first_answer_at": at + timedelta(hours=5) if status in ("answered", "closed") else None,
-        })
+        rows.append(
+            {
+                "number": consultations.format_number(2026, seq),
+                "year": 2026,
+                "seq": seq,
+                "user_id": (seq % stats_bench.USERS) + 1,
+                "channel": "telegram",
+                "topic": consultations.TOPICS[seq % len(consultations.TOPICS)],
+                "community": stats_bench.COMMUNITIES[seq % 3],
+                "description": f"第 {seq} 件咨询的情况描述，" * 4,
+                "photos": [],
+                "status": status,
+                "awaiting_info": False,
+                "consent_at": at,
+                "created_at": at,
+                "updated_at": at,
+                "first_answer_at": at + timedelta(hours=5)
+                if status in ("answered", "closed")
+                else None,
+            }
+        )
     with Session(engine) as session:
         session.execute(insert(Case), rows)
         session.commit()
@@ -73,7 +85,9 @@ def signed_in_client(app, engine, name: str) -> TestClient:
     client = TestClient(app)
     html = client.get("/login").text
     csrf = html.split('name="csrf" value="')[1].split('"')[0]
-    response = client.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf}, follow_redirects=False)
+    response = client.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf": csrf}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
     return client
 
@@ -99,7 +113,9 @@ def run(name: str, url: str, rows: int, repeat: int, load) -> None:
     started = time.perf_counter()
     load(engine, rows)
     load_cases(engine)
-    print(f"[{name}] loaded {rows:,} ledger rows and {CASES:,} cases in {time.perf_counter() - started:.1f} s")
+    print(
+        f"[{name}] loaded {rows:,} ledger rows and {CASES:,} cases in {time.perf_counter() - started:.1f} s"
+    )
     services = build(Settings(database_url=url, _env_file=None), engine=engine, migrate=False)
     median, best = timings(bare_client(), "/", repeat)
     print(f"[{name}] {'bare Starlette hello':30} median {median:7.1f} ms  best {best:7.1f} ms")
@@ -108,7 +124,9 @@ def run(name: str, url: str, rows: int, repeat: int, load) -> None:
         client = signed_in_client(create_app(services, web), engine, f"bench{int(ttl)}")
         for path in PAGES:
             median, best = timings(client, path, repeat)
-            print(f"[{name}] {path + ' (' + label + ')':30} median {median:7.1f} ms  best {best:7.1f} ms")
+            print(
+                f"[{name}] {path + ' (' + label + ')':30} median {median:7.1f} ms  best {best:7.1f} ms"
+            )
     engine.dispose()
 
 
@@ -119,7 +137,13 @@ def main() -> int:
     parser.add_argument("--pg", help="also run on this PostgreSQL URL (in a fresh schema)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        run("sqlite", f"sqlite:///{folder}/bench.db", args.rows, args.repeat, stats_bench.load_sqlite)
+        run(
+            "sqlite",
+            f"sqlite:///{folder}/bench.db",
+            args.rows,
+            args.repeat,
+            stats_bench.load_sqlite,
+        )
     if args.pg:
         url, drop = stats_bench.postgres_schema_url(args.pg)
         try:

@@ -86,8 +86,10 @@ def _join_former_heads(engine: Engine, scripts: ScriptDirectory) -> None:
         newest = max(stored, key=chain.index)
         expected = set(chain[chain.index("0002") : chain.index(newest) + 1])
         if stored != expected:
-            raise RuntimeError(f"database records migrations {sorted(stored)}: not a state "
-                               "any released version left; upgrade it by hand")
+            raise RuntimeError(
+                f"database records migrations {sorted(stored)}: not a state "
+                "any released version left; upgrade it by hand"
+            )
         connection.execute(
             text("DELETE FROM alembic_version WHERE version_num <> :newest"), {"newest": newest}
         )

@@ -212,7 +212,6 @@ class CaseEvent(SQLModel, table=True):
     photos: list | None = Field(default=None, sa_column=Column(JSON))
 
 
-
 # --- publicity: subscriptions, notices, schedules (issue 6): tables go here -----------------
 class Subscriber(SQLModel, table=True):
     """A resident who receives notices. The community is `User.community` (shared with the
@@ -303,7 +302,6 @@ class Push(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
-
 # --- statistics: offline activities (issue 7): tables go here -------------------------------
 class Activity(SQLModel, table=True):
     """An offline publicity activity recorded by staff (lecture, study session, touring
@@ -347,7 +345,6 @@ class Publication(SQLModel, table=True):
     link: str | None = Field(default=None, max_length=500)
     created_by: str | None = Field(default=None, max_length=160)
     created_at: datetime = Field(default_factory=utcnow)
-
 
 
 # --- durable intake: received updates and WeChat request nonces (issue 14) ------------------

@@ -46,7 +46,9 @@ class Payload:
         for (name, kind), value in zip(_field_types(type(self)), values, strict=False):
             text = str(value)
             if not _fits(kind, text):
-                raise ValueError(f"{type(self).__name__}.{name}: {text!r} cannot be a payload field")
+                raise ValueError(
+                    f"{type(self).__name__}.{name}: {text!r} cannot be a payload field"
+                )
             parts.append(text)
         packed = SEPARATOR.join(parts)
         if len(packed.encode()) > MAX_BYTES:

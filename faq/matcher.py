@@ -298,7 +298,10 @@ class Matcher:
         norm = self._docs[row]
         words, grams = self._query_weights(norm, self._doc_words[row])
         return _Query(
-            norm, self._word_space.lookup(words), self._gram_space.lookup(grams), self._vectors.row(row)
+            norm,
+            self._word_space.lookup(words),
+            self._gram_space.lookup(grams),
+            self._vectors.row(row),
         )
 
     def _scores(self, index: _Index, queries: list[_Query]) -> tuple[np.ndarray, np.ndarray]:
@@ -445,4 +448,3 @@ class Matcher:
         Without one, a high score is an accident of wording (a short question about
         cooking can share two characters with an answer about leases)."""
         return any(compact[i : i + 2] in self._lexicon for i in range(len(compact) - 1))
-

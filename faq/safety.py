@@ -43,7 +43,8 @@ class SafetyRules:
                 before_scope=bool(raw.get("before_scope", True)),
                 any_terms=tuple(str(t) for t in raw.get("any", [])),
                 all_of=tuple(
-                    tuple(tuple(str(t) for t in group) for group in combo) for combo in raw.get("all_of", [])
+                    tuple(tuple(str(t) for t in group) for group in combo)
+                    for combo in raw.get("all_of", [])
                 ),
             )
             for raw in document["routes"]

@@ -71,4 +71,3 @@ class TextVectors:
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         weights = (1.0 + np.log(tf)) * idf[indices]
         return indices, weights / np.linalg.norm(weights)
-

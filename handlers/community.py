@@ -26,7 +26,10 @@ SKIP = Button("跳过", CommunityButton("skip").pack())
 
 def ask(ctx: Context) -> Reply:
     """The one-time question (its buttons set the community or skip)."""
-    buttons = tuple(Button(name, CommunityButton("set", i).pack()) for i, name in enumerate(ctx.settings.communities))
+    buttons = tuple(
+        Button(name, CommunityButton("set", i).pack())
+        for i, name in enumerate(ctx.settings.communities)
+    )
     return Reply(ASK_TEXT, (*buttons, SKIP))
 
 
@@ -44,7 +47,9 @@ def adopt(ctx: Context, user: User, community: str) -> bool:
 def settings_reply(ctx: Context, head: str = "⚙️ 我的设置") -> Reply:
     current = ctx.user.community or "未填写"
     buttons = tuple(
-        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", CommunityButton("set", i).pack())
+        Button(
+            f"{'✅ ' if name == ctx.user.community else ''}{name}", CommunityButton("set", i).pack()
+        )
         for i, name in enumerate(ctx.settings.communities)
     )
     clear = (Button("不填写社区", CommunityButton("clear").pack()),) if ctx.user.community else ()

@@ -42,7 +42,6 @@ FAQ_KINDS = {
 }
 
 
-
 # --- free-text questions -------------------------------------------------------------------
 @router.text()
 def question(incoming: Incoming, ctx: Context) -> list[Reply] | Reply:

@@ -78,7 +78,9 @@ def _list(ctx: Context, *, open_only: bool) -> Reply | str:
     lines += [litigation.describe(c) for c in found[:LIST_LIMIT]]
     if len(found) > LIST_LIMIT:
         lines.append(f"……另有 {len(found) - LIST_LIMIT} 件，完整清单请用 /report litigation 导出。")
-    buttons = tuple(Button(f"#{c.id} {c.number}"[:30], LitigationButton("show", c.id).pack()) for c in found[:8])
+    buttons = tuple(
+        Button(f"#{c.id} {c.number}"[:30], LitigationButton("show", c.id).pack()) for c in found[:8]
+    )
     return Reply("\n".join(lines), buttons)
 
 

@@ -80,7 +80,10 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
     buttons = (
         Button("🏷 选择主题", SubscriptionButton("topics").pack()),
         Button("🏘 选择社区", SubscriptionButton("comm").pack()),
-        Button("📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典", SubscriptionButton("daily").pack()),
+        Button(
+            "📘 关闭每日一条民法典" if daily else "📘 开启每日一条民法典",
+            SubscriptionButton("daily").pack(),
+        ),
         Button("退订", SubscriptionButton("off").pack()),
     )
     return Reply("\n".join(lines), buttons)
@@ -89,7 +92,9 @@ def _subscription_reply(ctx: Context, head: str) -> Reply:
 def _topics_reply(ctx: Context, head: str = "点按主题开关（✅ 为已订阅）：") -> Reply:
     chosen = set(publicity.user_topics(ctx.session, ctx.user))
     buttons = tuple(
-        Button(f"{'✅' if topic in chosen else '⬜'} {topic}", SubscriptionButton("t", index).pack())
+        Button(
+            f"{'✅' if topic in chosen else '⬜'} {topic}", SubscriptionButton("t", index).pack()
+        )
         for index, topic in enumerate(ctx.settings.subscription_topics)
     )
     return Reply(head, (*buttons, Button("完成", SubscriptionButton("show").pack())))
@@ -97,10 +102,15 @@ def _topics_reply(ctx: Context, head: str = "点按主题开关（✅ 为已订�
 
 def _communities_reply(ctx: Context) -> Reply:
     buttons = tuple(
-        Button(f"{'✅ ' if name == ctx.user.community else ''}{name}", SubscriptionButton("c", index).pack())
+        Button(
+            f"{'✅ ' if name == ctx.user.community else ''}{name}",
+            SubscriptionButton("c", index).pack(),
+        )
         for index, name in enumerate(ctx.settings.communities)
     )
-    return Reply("请选择您所在的社区：", (*buttons, Button("返回", SubscriptionButton("show").pack())))
+    return Reply(
+        "请选择您所在的社区：", (*buttons, Button("返回", SubscriptionButton("show").pack()))
+    )
 
 
 @router.button(SubscriptionButton)
@@ -133,7 +143,9 @@ def subscription_button(incoming: Incoming, ctx: Context) -> Reply | list[Reply]
         publicity.set_community(ctx.session, ctx.user, ctx.settings.communities[index], now=ctx.now)
         return _subscription_reply(ctx, f"社区已设为{ctx.user.community}。")
     log.info("stale subscription button %r from %s", incoming.payload, ctx.user.ref)
-    return Reply("这个按钮已经失效了。", (Button("查看订阅设置", SubscriptionButton("show").pack()),))
+    return Reply(
+        "这个按钮已经失效了。", (Button("查看订阅设置", SubscriptionButton("show").pack()),)
+    )
 
 
 # --- staff: composing a notice ----------------------------------------------------------------
@@ -313,11 +325,15 @@ def _choose_audience(kind: str, ctx: Context) -> Reply | list[Reply]:
         return _set_audience(ctx, "all", None)
     if kind == "topic":
         buttons = tuple(
-            Button(t, NoticeButton("topic", str(i)).pack()) for i, t in enumerate(ctx.settings.subscription_topics)
+            Button(t, NoticeButton("topic", str(i)).pack())
+            for i, t in enumerate(ctx.settings.subscription_topics)
         )
         return Reply("发给订阅哪个主题的居民？", (*buttons, CANCEL_BUTTON))
     if kind == "community":
-        buttons = tuple(Button(c, NoticeButton("comm", str(i)).pack()) for i, c in enumerate(ctx.settings.communities))
+        buttons = tuple(
+            Button(c, NoticeButton("comm", str(i)).pack())
+            for i, c in enumerate(ctx.settings.communities)
+        )
         return Reply("发给哪个社区的订阅者？", (*buttons, CANCEL_BUTTON))
     return Reply("请选择发送对象：", _audience_buttons())
 
@@ -543,7 +559,9 @@ def _calendar(ctx: Context) -> Reply:
         for o, moment in observances.upcoming(ctx.now, zone)
     ]
     buttons = tuple(Button(o.name, CampaignButton(o.key).pack()) for o in observances.OBSERVANCES)
-    return Reply("\n".join(lines), (*buttons, Button("📘 每日一条民法典", CampaignButton("daily").pack())))
+    return Reply(
+        "\n".join(lines), (*buttons, Button("📘 每日一条民法典", CampaignButton("daily").pack()))
+    )
 
 
 def _schedule_campaign(ctx: Context, observance: observances.Observance) -> Reply | list[Reply]:

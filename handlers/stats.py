@@ -158,7 +158,10 @@ def _edit(argument: str, ctx: Context) -> str:
 
 def _ask_delete(argument: str, ctx: Context) -> Reply:
     activity = activities.get(ctx.session, argument)
-    buttons = (Button("确认删除", ActivityButton("del", str(activity.id)).pack()), Button("不删除", ActivityButton("keep").pack()))
+    buttons = (
+        Button("确认删除", ActivityButton("del", str(activity.id)).pack()),
+        Button("不删除", ActivityButton("keep").pack()),
+    )
     return Reply(f"确定删除这次活动吗？\n{activities.describe(activity)}", buttons)
 
 
@@ -175,14 +178,20 @@ def _prompt(step: str, ctx: Context) -> Reply:
         return Reply(text, (Button("✅ 保存", ActivityButton("save").pack()), BACK, CANCEL))
     options: tuple[Button, ...] = ()
     if step == "kind":
-        options = tuple(Button(label, ActivityButton("k", key).pack()) for key, label in activities.KINDS.items())
+        options = tuple(
+            Button(label, ActivityButton("k", key).pack())
+            for key, label in activities.KINDS.items()
+        )
     elif step == "community":
         options = tuple(
-            Button(name[:30], ActivityButton("c", str(i)).pack()) for i, name in enumerate(ctx.settings.communities)
+            Button(name[:30], ActivityButton("c", str(i)).pack())
+            for i, name in enumerate(ctx.settings.communities)
         )
     elif step == "topic":
         topics = ctx.settings.subscription_topics
-        options = tuple(Button(name[:30], ActivityButton("t", str(i)).pack()) for i, name in enumerate(topics))
+        options = tuple(
+            Button(name[:30], ActivityButton("t", str(i)).pack()) for i, name in enumerate(topics)
+        )
     if step in OPTIONAL_STEPS:
         options = (*options, SKIP)
     back = (BACK,) if step != "day" else ()

@@ -34,12 +34,18 @@ NOT_ALLOWED = "只有工作人员和法律顾问可以登记线下咨询。"
 
 def _options(step: str, ctx: Context) -> tuple[Button, ...]:
     if step == "channel":
-        return tuple(Button(label, WalkinButton("o", key).pack()) for key, label in walkin.CHANNELS.items())
+        return tuple(
+            Button(label, WalkinButton("o", key).pack()) for key, label in walkin.CHANNELS.items()
+        )
     if step == "community":
         names = [*ctx.settings.communities, cases.OTHER_COMMUNITY]
-        return tuple(Button(name[:30], WalkinButton("o", str(i)).pack()) for i, name in enumerate(names))
+        return tuple(
+            Button(name[:30], WalkinButton("o", str(i)).pack()) for i, name in enumerate(names)
+        )
     if step == "topic":
-        return tuple(Button(name, WalkinButton("o", str(i)).pack()) for i, name in enumerate(cases.TOPICS))
+        return tuple(
+            Button(name, WalkinButton("o", str(i)).pack()) for i, name in enumerate(cases.TOPICS)
+        )
     return (SKIP,) if step == "answer" else ()
 
 

@@ -99,10 +99,16 @@ def _prompt(step: str, ctx: Context) -> Reply:
         text = f"请核对：\n{worklog.describe(_draft(data))}"
         return Reply(text, (Button("✅ 保存", WorkButton("save").pack()), CANCEL))
     if step == "day":
-        quick = (Button("今天", WorkButton("v", "today").pack()), Button("昨天", WorkButton("v", "yesterday").pack()))
+        quick = (
+            Button("今天", WorkButton("v", "today").pack()),
+            Button("昨天", WorkButton("v", "yesterday").pack()),
+        )
         return Reply("日期？点按钮，或输入例如 2026-07-15：", (*quick, CANCEL))
     if step == "opinion":
-        return Reply("审核意见？", (*(Button(v, WorkButton("v", k).pack()) for k, v in OPINIONS.items()), CANCEL))
+        return Reply(
+            "审核意见？",
+            (*(Button(v, WorkButton("v", k).pack()) for k, v in OPINIONS.items()), CANCEL),
+        )
     if step == "count":
         quick = tuple(Button(str(n), WorkButton("v", str(n)).pack()) for n in (1, 2, 3, 5))
         return Reply(f"{kind.count_label}？点按钮或输入数字：", (*quick, CANCEL))

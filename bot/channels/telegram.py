@@ -242,7 +242,9 @@ def addressed_in_group(incoming, update: Update, username: str | None, bot_id: i
         incoming.kind == "button"
         or incoming.is_command
         or (mention is not None and mention.lower() in text.lower())
-        or (replied is not None and replied.from_user is not None and replied.from_user.id == bot_id)
+        or (
+            replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+        )
     )
     if not addressed:
         return None
@@ -498,7 +500,9 @@ class TelegramChannel:
         try:
             await self.receive([update])
         except Exception:
-            log.exception("telegram: could not store update %s; Telegram will resend", update_id(update))
+            log.exception(
+                "telegram: could not store update %s; Telegram will resend", update_id(update)
+            )
             return PlainTextResponse("unavailable", 503)
         return PlainTextResponse("ok")
 

@@ -89,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except KBError as exc:
-        print(f"问答库有误，无法启动：{exc.errors[0]}（共 {len(exc.errors)} 处，运行 python bot.py kb check 查看）", file=sys.stderr)
+        print(
+            f"问答库有误，无法启动：{exc.errors[0]}（共 {len(exc.errors)} 处，运行 python bot.py kb check 查看）",
+            file=sys.stderr,
+        )
         return 2
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]

@@ -90,6 +90,8 @@ def _campaign_daily(args: argparse.Namespace, settings: Settings) -> int:
             schedules.cancel(session, series)
         session.commit()
         people = publicity.count_audience(session, publicity.Audience("daily"))[0]
-        state = f"运行中，每天 {series.at_time}" if series.status == ScheduleStatus.ACTIVE else "已停止"
+        state = (
+            f"运行中，每天 {series.at_time}" if series.status == ScheduleStatus.ACTIVE else "已停止"
+        )
     print(f"每日一条民法典（#{series.id}）：{state}；开启它的订阅者 {people} 人。")
     return 0

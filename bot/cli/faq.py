@@ -143,7 +143,9 @@ def _print_misses(misses: list, limit: int) -> None:
         got = ", ".join(
             f"{m.entry.id}{list(m.entry.articles)}:{m.score:.2f}" for m in result.matches
         )
-        print(f"- {item.get('id', '')} [{result.status}] want {item.get('articles')} got {got or '-'}")
+        print(
+            f"- {item.get('id', '')} [{result.status}] want {item.get('articles')} got {got or '-'}"
+        )
         print(f"    {item['question'][:100]}")
     print()
 

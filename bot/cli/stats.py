@@ -111,5 +111,7 @@ def _litigation_report(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli import work
 
     if args.kind.strip().lower() not in ("litigation", "诉讼"):
-        raise UsageError(f"未知的报告类型“{args.kind[:20]}”，可选：litigation（诉讼和行政复议季报）。")
+        raise UsageError(
+            f"未知的报告类型“{args.kind[:20]}”，可选：litigation（诉讼和行政复议季报）。"
+        )
     return work.cmd_litigation_report(args, settings)

@@ -71,7 +71,11 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
         if not accounts:
             print("还没有后台账号。用 python bot.py web user add 名字 --role staff 创建。")
         for account in accounts:
-            state = "已停用" if account.disabled else ("待修改初始密码" if account.must_change else "正常")
+            state = (
+                "已停用"
+                if account.disabled
+                else ("待修改初始密码" if account.must_change else "正常")
+            )
             role = auth.role_label(auth.role_of(session, account))
             print(f"{account.name}\t{role}\t{state}")
     return 0

@@ -272,7 +272,8 @@ class DeliveryWorker:
         with Session(self.engine) as session:
             earliest = session.exec(
                 select(func.min(OutboxMessage.not_before)).where(
-                    OutboxMessage.channel == self.channel, OutboxMessage.status == OutboxStatus.PENDING
+                    OutboxMessage.channel == self.channel,
+                    OutboxMessage.status == OutboxStatus.PENDING,
                 )
             ).one()
         if earliest is None:

@@ -67,7 +67,15 @@ def result_replies(result: MatchResult, question_id: int | None = None) -> list[
             Button(m.entry.question[:60], FaqPick(question_id or 0, m.entry.id).pack())
             for m in result.matches[:3]
         )
-        return [Reply(SUGGEST_TEXT, (*buttons, Button("都不是", FaqPick(question_id or 0, FaqPick.NONE_OF_THESE).pack())))]
+        return [
+            Reply(
+                SUGGEST_TEXT,
+                (
+                    *buttons,
+                    Button("都不是", FaqPick(question_id or 0, FaqPick.NONE_OF_THESE).pack()),
+                ),
+            )
+        ]
     if result.status == MatchStatus.SAFETY:
         return safety_replies(result, question_id)
     if result.status == MatchStatus.OUT_OF_SCOPE:

@@ -219,10 +219,20 @@ def claim(session: Session, case: Case, adviser: User, now: datetime) -> None:
         raise CaseError(f"{case.number} 已结案。")
     if case.adviser_id == adviser.id:
         raise CaseError(f"您已经认领了 {case.number}。")
-    if not _move(session, case, (CaseStatus.NEW,), CaseStatus.CLAIMED, adviser_id=adviser.id, updated_at=now):
+    if not _move(
+        session, case, (CaseStatus.NEW,), CaseStatus.CLAIMED, adviser_id=adviser.id, updated_at=now
+    ):
         holder = session.get(User, case.adviser_id) if case.adviser_id else None
         raise CaseError(f"{case.number} 已由{display(holder)}认领。")
-    add_event(session, case, adviser, "claimed", now, status_from=CaseStatus.NEW, status_to=CaseStatus.CLAIMED)
+    add_event(
+        session,
+        case,
+        adviser,
+        "claimed",
+        now,
+        status_from=CaseStatus.NEW,
+        status_to=CaseStatus.CLAIMED,
+    )
 
 
 def answer(
@@ -572,9 +582,7 @@ def case_text(session: Session, case: Case, zone: ZoneInfo) -> str:
     ]
     if case.first_answer_at:
         hours = hours_between(case.created_at, case.first_answer_at)
-        lines.append(
-            f"首次答复：{local_time(case.first_answer_at, zone)}（用时 {hours} 小时）"
-        )
+        lines.append(f"首次答复：{local_time(case.first_answer_at, zone)}（用时 {hours} 小时）")
     if case.rating:
         lines.append(f"居民评分：{case.rating} 分")
     lines.append(f"情况描述：\n{case.description}")

@@ -103,7 +103,12 @@ def add(
     session.add(item)
     session.flush()
     ledger.record(
-        session, Kind.PUBLICATION_ADDED, channel=channel, user=user, topic=item.topic, ref=str(item.id)
+        session,
+        Kind.PUBLICATION_ADDED,
+        channel=channel,
+        user=user,
+        topic=item.topic,
+        ref=str(item.id),
     )
     return item
 

@@ -356,7 +356,9 @@ def push_counts(session: Session, push: Push) -> dict[str, int]:
 def complete_pushes(session: Session, now: datetime) -> list[int]:
     """Close every queued push whose rows are all final and queue the author's report."""
     finished = []
-    queued = session.exec(select(Push).where(Push.status == PushStatus.QUEUED).order_by(Push.id)).all()
+    queued = session.exec(
+        select(Push).where(Push.status == PushStatus.QUEUED).order_by(Push.id)
+    ).all()
     for push in queued:
         counts = push_counts(session, push)
         if counts.get(OutboxStatus.PENDING) or counts.get(OutboxStatus.SENDING):

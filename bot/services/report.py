@@ -122,10 +122,14 @@ def _online(stats: Stats) -> str:
     if books:
         listed = "、".join(f"{label}（{count}次）" for label, count in books)
         text += f"群众咨询较多的依次是《民法典》{listed}。"
-    return text + (
-        f"推送普法信息{_n(s['notices'])}条，覆盖{_n(s['deliveries'])}人次；截至"
-        f"{_day(as_of(stats))}，订阅普法信息的群众{_n(s['subscribers'])}人。"
-    ) + _published(stats)
+    return (
+        text
+        + (
+            f"推送普法信息{_n(s['notices'])}条，覆盖{_n(s['deliveries'])}人次；截至"
+            f"{_day(as_of(stats))}，订阅普法信息的群众{_n(s['subscribers'])}人。"
+        )
+        + _published(stats)
+    )
 
 
 def _published(stats: Stats) -> str:
@@ -186,7 +190,9 @@ def study_paragraphs(stats: Stats) -> list[str]:
     s = stats.summary
     span = SPAN_WORDS[stats.period.kind]
     if not s["study_activities"]:
-        return [f"{span}暂无登记的机关干部学法和执法人员培训活动（登记时选择对象“机关干部”或“执法人员”）。"]
+        return [
+            f"{span}暂无登记的机关干部学法和执法人员培训活动（登记时选择对象“机关干部”或“执法人员”）。"
+        ]
     rows = [
         r
         for r in stats.breakdown("audience").rows
@@ -207,9 +213,7 @@ def _consultations(stats: Stats) -> str:
     s = stats.summary
     span = SPAN_WORDS[stats.period.kind]
     text = f"三是发挥法律顾问作用，为群众提供便捷法律服务。{span}{_received(stats)}"
-    text += (
-        f"，法律顾问答复群众咨询{_n(s['consult_answered'])}件，办结{_n(s['consult_closed'])}件"
-    )
+    text += f"，法律顾问答复群众咨询{_n(s['consult_answered'])}件，办结{_n(s['consult_closed'])}件"
     if s["median_answer_hours"] is None:
         text += "，暂无答复记录可计算首次答复时间。"
     else:
@@ -314,7 +318,11 @@ def sections(stats: Stats) -> list[Section]:
         Section(
             "一、主要举措和成效",
             [],
-            [Section("（二）深入推进学法用法，提升依法履职能力", study_paragraphs(stats)), *legal, Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats))],
+            [
+                Section("（二）深入推进学法用法，提升依法履职能力", study_paragraphs(stats)),
+                *legal,
+                Section("（五）强化法治宣传，营造浓厚法治氛围", publicity_paragraphs(stats)),
+            ],
         ),
         Section("二、存在的不足和下一步打算", gap_paragraphs(stats)),
     ]
@@ -388,7 +396,9 @@ def write_docx(stats: Stats, path: Path, *, office: str = "", template=None) -> 
     try:
         document.render(context, autoescape=True)
     except (TemplateError, KeyError, ValueError) as exc:
-        raise ReportError(f"报告模板无法使用：{exc}。可用 report template 重新生成默认模板。") from None
+        raise ReportError(
+            f"报告模板无法使用：{exc}。可用 report template 重新生成默认模板。"
+        ) from None
     document.save(str(path))
 
 

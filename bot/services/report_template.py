@@ -72,7 +72,7 @@ def _page_setup(document) -> None:
 
 
 def _page_number_footer(document) -> None:
-    """"— N —" centred at the foot of every page (a PAGE field)."""
+    """ "— N —" centred at the foot of every page (a PAGE field)."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -119,7 +119,9 @@ def _styles(document) -> dict[str, str]:
         "h2": _paragraph_style(
             document, "二级标题", SUBHEADING_FONT, SIZE_BODY, indent=32, keep_with_next=True
         ),
-        "body": _paragraph_style(document, "报告正文", BODY_FONT, SIZE_BODY, indent=32, align=justified),
+        "body": _paragraph_style(
+            document, "报告正文", BODY_FONT, SIZE_BODY, indent=32, align=justified
+        ),
         "table": _paragraph_style(document, "表格文字", BODY_FONT, SIZE_TABLE, line=20),
     }
     return {key: style.name for key, style in made.items()}
@@ -144,7 +146,11 @@ def _figure_table(document, styles: dict[str, str]) -> None:
     document.add_paragraph("附：主要数据", styles["h1"])
     table = document.add_table(rows=3, cols=2)
     table.style = "Table Grid"
-    rows = (("指标", "数值"), ("{%tr for row in table %}", ""), ("{{ row.label }}", "{{ row.value }}"))
+    rows = (
+        ("指标", "数值"),
+        ("{%tr for row in table %}", ""),
+        ("{{ row.label }}", "{{ row.value }}"),
+    )
     for cells, texts in zip(table.rows, rows, strict=True):
         for cell, text in zip(cells.cells, texts, strict=True):
             cell.paragraphs[0].text = text

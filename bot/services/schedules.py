@@ -302,7 +302,9 @@ def ensure_daily_series(
         return create(
             session, notice=None, when=when, author=None, now=now, zone=zone, series=SERIES_DAILY
         )
-    if (row.status == ScheduleStatus.ACTIVE and at_time) or (row.status != ScheduleStatus.ACTIVE and reactivate):
+    if (row.status == ScheduleStatus.ACTIVE and at_time) or (
+        row.status != ScheduleStatus.ACTIVE and reactivate
+    ):
         set_when(row, When("daily", at_time=at_time or row.at_time), now, zone)
     return row
 
@@ -319,7 +321,9 @@ def schedule_campaign(
     """Turn an observance into a one-time scheduled notice at its next date; returns
     (schedule, created). An active schedule for the same observance is reused."""
     existing = session.exec(
-        select(Schedule).where(Schedule.campaign == observance.key, Schedule.status == ScheduleStatus.ACTIVE)
+        select(Schedule).where(
+            Schedule.campaign == observance.key, Schedule.status == ScheduleStatus.ACTIVE
+        )
     ).first()
     if existing is not None:
         return existing, False

@@ -166,7 +166,9 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         skip=(Kind.FAQ_UNANSWERED, REJECTED),
     ),
     Metric("answered", "直接解答（次）", "提问后直接给出解答", (Kind.FAQ_ANSWERED,)),
-    Metric("suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", (Kind.FAQ_SUGGESTED,)),
+    Metric(
+        "suggested", "给出相近问题（次）", "提问后给出几个相近问题供选择", (Kind.FAQ_SUGGESTED,)
+    ),
     Metric(
         "unanswered",
         "未能解答（次）",
@@ -186,7 +188,9 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         (Kind.FAQ_SAFETY,),
     ),
     Metric("chitchat", "寒暄（次）", "问候等非法律问题", (Kind.FAQ_CHITCHAT,)),
-    Metric("views", "浏览查看解答（次）", "从浏览、相近问题或法条查询中打开的解答", (Kind.FAQ_VIEW,)),
+    Metric(
+        "views", "浏览查看解答（次）", "从浏览、相近问题或法条查询中打开的解答", (Kind.FAQ_VIEW,)
+    ),
     Metric(
         "answers_shown",
         "解答民法典咨询（次）",
@@ -210,11 +214,15 @@ LEDGER_METRICS: tuple[Metric, ...] = (
         variant=IN_PERSON,
     ),
     Metric("consult_claimed", "顾问认领（件）", "法律顾问认领的咨询", (Kind.CONSULT_CLAIMED,)),
-    Metric("consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", (Kind.CONSULT_ANSWERED,)),
+    Metric(
+        "consult_answered", "顾问答复（件）", "法律顾问首次答复的咨询", (Kind.CONSULT_ANSWERED,)
+    ),
     Metric("consult_closed", "咨询办结（件）", "已办结的咨询", (Kind.CONSULT_CLOSED,)),
     Metric("consult_followup", "群众补充（次）", "群众对咨询的补充说明", (Kind.CONSULT_FOLLOWUP,)),
     Metric("consult_rated", "咨询评价（次）", "群众对顾问答复的评价", (Kind.CONSULT_RATED,)),
-    Metric("notices", "发布普法信息（条）", "工作人员发布的普法信息和通知", (Kind.NOTICE_PUBLISHED,)),
+    Metric(
+        "notices", "发布普法信息（条）", "工作人员发布的普法信息和通知", (Kind.NOTICE_PUBLISHED,)
+    ),
     Metric(
         "deliveries",
         "普法信息送达（人次）",
@@ -281,9 +289,7 @@ LEDGER_METRICS_KEYS = tuple(m.key for m in LEDGER_METRICS)
 COUNTED_KINDS = tuple(sorted({kind for m in LEDGER_METRICS for kind in m.kinds}))
 # Kinds that may carry a topic or a book: plain messages in and replies never do, so the
 # topic/book query skips them (most of the ledger).
-TOPICAL_KINDS = tuple(
-    k for k in COUNTED_KINDS if k not in (*ledger.INBOUND_KINDS, Kind.OUT_REPLY)
-)
+TOPICAL_KINDS = tuple(k for k in COUNTED_KINDS if k not in (*ledger.INBOUND_KINDS, Kind.OUT_REPLY))
 
 _COMMON = (
     "residents", "messages_in", "messages_out", "questions", "answered", "suggested",

@@ -99,5 +99,3 @@ class FakeSender:
             return outcome
         finally:
             self.in_flight -= 1
-
-

@@ -29,8 +29,6 @@ TABLES = (
 )
 
 
-
-
 def grant(harness: Harness, ref: str, role: str) -> None:
     reply = texts(harness.say("admin", f"/grant {ref} {role}"))
     assert "设为" in reply, reply

@@ -168,7 +168,12 @@ def generate(seed: int = 7, events: int = 2500, prefix: str = "u") -> Data:
         kind = rng.choice(ACTIVITY_KINDS)
         data.activities.append(
             Act(
-                day, kind, f"活动{number}", community, topic, rng.randrange(0, 300),
+                day,
+                kind,
+                f"活动{number}",
+                community,
+                topic,
+                rng.randrange(0, 300),
                 audience=rng.choice(("residents", "residents", "cadres", "enforcement")),
                 materials=rng.choice((0, rng.randrange(1, 500))),
                 site=rng.choice((*SITES, None)),
@@ -403,5 +408,7 @@ def expected_rows(data: Data, first: date, end: date, dimension) -> dict:
     return {
         k: v
         for k, v in shown.items()
-        if dimension.key in always or any(v.values()) or (dimension.key == "community" and k is None)
+        if dimension.key in always
+        or any(v.values())
+        or (dimension.key == "community" and k is None)
     }

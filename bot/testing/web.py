@@ -30,7 +30,9 @@ def app_for(services, **values):
     return create_app(services, web_settings(**values))
 
 
-def make_account(engine, name: str, role: str, *, link: str | None = None, admins=(), fresh=False) -> str:
+def make_account(
+    engine, name: str, role: str, *, link: str | None = None, admins=(), fresh=False
+) -> str:
     """An account; unless `fresh`, its password is PASSWORD and already changed."""
     with Session(engine) as session:
         account, one_time = auth.create(session, name, role, link, tuple(admins))
@@ -50,7 +52,8 @@ def csrf_of(html: str) -> str:
 def sign_in(client: TestClient, name: str, password: str = PASSWORD):
     token = csrf_of(client.get("/login").text)
     return client.post(
-        "/login", data={"name": name, "password": password, "csrf": token, "next": "/"},
+        "/login",
+        data={"name": name, "password": password, "csrf": token, "next": "/"},
         follow_redirects=False,
     )
 
@@ -67,7 +70,9 @@ def token(client: TestClient, path: str = "/account/password") -> str:
     return csrf_of(client.get(path).text)
 
 
-def resident_case(engine, name: str = "resident1", description: str = XSS, *, age_hours: int = 0) -> str:
+def resident_case(
+    engine, name: str = "resident1", description: str = XSS, *, age_hours: int = 0
+) -> str:
     """A console resident's case (its number): the resident reads replies with the console."""
     with Session(engine) as session:
         user = User(channel="console", external_id=name, display_name=f"居民{name}")
@@ -75,8 +80,16 @@ def resident_case(engine, name: str = "resident1", description: str = XSS, *, ag
         session.flush()
         at = utcnow() - timedelta(hours=age_hours)
         case = consultations.create_case(
-            session, user, channel="console", topic="婚姻家庭", community="东风里社区",
-            description=description, photos=["tg-photo-1"], phone=None, consent_at=at, now=at,
+            session,
+            user,
+            channel="console",
+            topic="婚姻家庭",
+            community="东风里社区",
+            description=description,
+            photos=["tg-photo-1"],
+            phone=None,
+            consent_at=at,
+            now=at,
             zone=__import__("zoneinfo").ZoneInfo("Asia/Shanghai"),
         )
         session.commit()

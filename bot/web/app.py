@@ -59,7 +59,9 @@ class WebConsole:
     def local_time(self, moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
         from bot.timeutil import as_utc
 
-        return as_utc(moment).astimezone(self.services.settings.zone).strftime(fmt) if moment else "—"
+        return (
+            as_utc(moment).astimezone(self.services.settings.zone).strftime(fmt) if moment else "—"
+        )
 
     def render(self, page, template: str, status_code: int = 200, **values) -> HTMLResponse:
         request = page.request

@@ -71,7 +71,11 @@ def create(
         user.display_name = name
     password = one_time_password()
     account = WebAccount(
-        name=name, password_hash=HASHER.hash(password), role=role, user_id=user.id, linked=bool(link)
+        name=name,
+        password_hash=HASHER.hash(password),
+        role=role,
+        user_id=user.id,
+        linked=bool(link),
     )
     session.add(account)
     session.flush()
@@ -83,7 +87,9 @@ def _linked_user(session: Session, ref: str, role: str, admins) -> User:
     The admin role, as in the chat, comes only from PUFA_ADMINS."""
     channel, _, external_id = ref.partition(":")
     if channel not in ("telegram", "wechat", "console") or not external_id:
-        raise AccountError("关联的聊天身份应写成 渠道:编号，例如 telegram:123（渠道为 telegram、wechat 或 console）。")
+        raise AccountError(
+            "关联的聊天身份应写成 渠道:编号，例如 telegram:123（渠道为 telegram、wechat 或 console）。"
+        )
     if (role == "admin") != (ref in admins):
         raise AccountError(
             "管理员角色只来自 PUFA_ADMINS：关联 PUFA_ADMINS 中的身份时请用 --role admin，其他身份不能设为管理员。"
@@ -107,7 +113,9 @@ def is_locked(account: WebAccount, now: datetime) -> bool:
     return account.locked_until is not None and as_utc(account.locked_until) > as_utc(now)
 
 
-def authenticate(session: Session, name: str, password: str, now: datetime) -> tuple[WebAccount | None, str]:
+def authenticate(
+    session: Session, name: str, password: str, now: datetime
+) -> tuple[WebAccount | None, str]:
     """(account, "") on success, else (None, a Chinese reason). Counts failures and
     locks the account for LOCK_FOR after MAX_FAILURES in a row."""
     account = find(session, name) if name.strip() else None

@@ -37,10 +37,14 @@ class FiguresCache:
         return value
 
     def stats(self, session: Session, period: Period) -> stats.Stats:
-        return self._get(("stats", period.slug), lambda: stats.compute(session, period, lists=False))
+        return self._get(
+            ("stats", period.slug), lambda: stats.compute(session, period, lists=False)
+        )
 
     def chart(self, session: Session, period: Period) -> bytes:
-        return self._get(("chart", period.slug), lambda: export.month_chart_png(self.stats(session, period)))
+        return self._get(
+            ("chart", period.slug), lambda: export.month_chart_png(self.stats(session, period))
+        )
 
     def clear(self) -> None:
         with self._lock:

@@ -173,7 +173,9 @@ def _refusal(request: Request, roles, account, role, form: dict) -> Response | N
             return RedirectResponse(f"/login?next={target}", status_code=303)
         return HTMLResponse("请先登录。", status_code=403)
     if role not in roles:
-        log.warning("web: %s (%s) refused %s %s", account.name, role, request.method, request.url.path)
+        log.warning(
+            "web: %s (%s) refused %s %s", account.name, role, request.method, request.url.path
+        )
         return request.app.state.web.render_refusal(request, account, role)
     if account.must_change and request.url.path != PASSWORD_PATH:
         if request.method == "GET":

@@ -105,7 +105,13 @@ def prompt(ctx: Context, step: str, data: dict) -> Reply:
 
 
 def prompt_consent(ctx: Context, data: dict) -> Reply:
-    return Reply(CONSENT_TEXT, (Button("✅ 同意", IntakeButton("yes").pack()), Button("不同意", IntakeButton("no").pack())))
+    return Reply(
+        CONSENT_TEXT,
+        (
+            Button("✅ 同意", IntakeButton("yes").pack()),
+            Button("不同意", IntakeButton("no").pack()),
+        ),
+    )
 
 
 def prompt_topic(ctx: Context, data: dict) -> Reply:
@@ -118,7 +124,9 @@ def communities(ctx: Context) -> list[str]:
 
 
 def prompt_community(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(c, IntakeButton("c", str(i)).pack()) for i, c in enumerate(communities(ctx)))
+    buttons = tuple(
+        Button(c, IntakeButton("c", str(i)).pack()) for i, c in enumerate(communities(ctx))
+    )
     return Reply("第 2 步（共 5 步）：请选择您所在的社区：", (*buttons, BACK, CANCEL))
 
 
@@ -164,17 +172,26 @@ def prompt_summary(ctx: Context, data: dict) -> Reply:
     text = (
         f"第 5 步（共 5 步）：请核对您的咨询：\n\n{summary_text(data)}\n\n确认无误请点“确认提交”。"
     )
-    return Reply(text, (Button("✅ 确认提交", IntakeButton("submit").pack()), Button("✏ 修改", IntakeButton("edit").pack()), CANCEL))
+    return Reply(
+        text,
+        (
+            Button("✅ 确认提交", IntakeButton("submit").pack()),
+            Button("✏ 修改", IntakeButton("edit").pack()),
+            CANCEL,
+        ),
+    )
 
 
 EDITABLE = {"topic": "类别", "community": "社区", "description": "情况描述", "phone": "联系电话"}
 
 
 def prompt_edit(ctx: Context, data: dict) -> Reply:
-    buttons = tuple(Button(label, IntakeButton("e", step).pack()) for step, label in EDITABLE.items())
-    return Reply("要修改哪一项？", (*buttons, Button("⬅ 返回核对", IntakeButton("back").pack()), CANCEL))
-
-
+    buttons = tuple(
+        Button(label, IntakeButton("e", step).pack()) for step, label in EDITABLE.items()
+    )
+    return Reply(
+        "要修改哪一项？", (*buttons, Button("⬅ 返回核对", IntakeButton("back").pack()), CANCEL)
+    )
 
 
 @router.button(IntakeButton)
@@ -417,5 +434,3 @@ def submit(ctx: Context, data: dict) -> Reply:
         "法律顾问会尽快处理，答复会发到这里。发送 /mycases 可以随时查看进度。",
         (Button("📂 我的咨询", MyCaseButton("list").pack()),),
     )
-
-

@@ -68,7 +68,9 @@ def list_own(ctx: Context) -> Reply:
         f"{cases.local_time(c.created_at, ctx.settings.zone)[:10]}"
         for c in mine[:20]
     ]
-    buttons = tuple(Button(f"查看 {c.number}", MyCaseButton("v", c.number).pack()) for c in mine[:10])
+    buttons = tuple(
+        Button(f"查看 {c.number}", MyCaseButton("v", c.number).pack()) for c in mine[:10]
+    )
     return Reply("\n".join(lines), buttons)
 
 
@@ -169,7 +171,8 @@ def followup_message(incoming: Incoming, ctx: Context) -> Reply:
     if incoming.kind != "text":
         log.info("consult: %s sent %s as a follow-up", ctx.user.ref, incoming.kind)
         return Reply(
-            "暂时只能接收文字和图片，请用文字说明或发送照片。", (Button("完成", MyCaseButton("end").pack()),)
+            "暂时只能接收文字和图片，请用文字说明或发送照片。",
+            (Button("完成", MyCaseButton("end").pack()),),
         )
     return record_followup(ctx, case, text=text, photos=[])
 

@@ -55,7 +55,10 @@ def notify_new_case(ctx: Context, case: Case) -> None:
         f"居民：{case.resident_name or ctx.user.ref}　联系方式：{case.phone or '在这里回复'}\n"
         f"图片：{len(case.photos)} 张\n情况：{description}\n\n发送 /case {case.number} 查看全文。"
     )
-    buttons = (Button("✋ 认领", QueueButton("c", case.number).pack()), Button("✍ 回复", QueueButton("r", case.number).pack()))
+    buttons = (
+        Button("✋ 认领", QueueButton("c", case.number).pack()),
+        Button("✍ 回复", QueueButton("r", case.number).pack()),
+    )
     if not to_advisers(ctx, case, Reply(text, buttons), "new", everyone=True):
         log.warning("case %s: %s", case.number, cases.UNATTENDED.format(n=1))
 
@@ -66,5 +69,8 @@ def notify_followup(ctx: Context, case: Case, event: CaseEvent) -> None:
     if event.photos:
         text += f"（图片 {len(event.photos)} 张）"
     text += f"\n\n发送 /case {case.number} 查看。"
-    buttons = (Button("✍ 回复", QueueButton("r", case.number).pack()), Button("查看", QueueButton("v", case.number).pack()))
+    buttons = (
+        Button("✍ 回复", QueueButton("r", case.number).pack()),
+        Button("查看", QueueButton("v", case.number).pack()),
+    )
     to_advisers(ctx, case, Reply(text, buttons), f"ev{event.id}", everyone=False)

@@ -85,7 +85,9 @@ def queue(incoming: Incoming, ctx: Context) -> Reply:
     if len(found) > LIST_LIMIT:
         lines.append(f"……还有 {len(found) - LIST_LIMIT} 件，请加筛选条件。")
     lines.append("发送 /case 编号 查看详情。")
-    buttons = tuple(Button(f"查看 {c.number}", QueueButton("v", c.number).pack()) for c in found[:10])
+    buttons = tuple(
+        Button(f"查看 {c.number}", QueueButton("v", c.number).pack()) for c in found[:10]
+    )
     return Reply("\n".join(lines), buttons)
 
 
@@ -117,7 +119,11 @@ def actions(case: Case) -> tuple[Button, ...]:
     number = case.number
     if case.status == CaseStatus.CLOSED:
         return ()
-    buttons = [Button("✋ 认领", QueueButton("c", number).pack())] if case.status == CaseStatus.NEW else []
+    buttons = (
+        [Button("✋ 认领", QueueButton("c", number).pack())]
+        if case.status == CaseStatus.NEW
+        else []
+    )
     buttons += [
         Button("✍ 回复", QueueButton("r", number).pack()),
         Button("❓ 请居民补充", QueueButton("i", number).pack()),
@@ -221,7 +227,10 @@ def confirm_close(ctx: Context, case: Case) -> Reply:
     unanswered = "（这件咨询还没有答复过。）" if case.first_answer_at is None else ""
     return Reply(
         f"确定将 {case.number} 结案吗？结案后居民不能再追问。{unanswered}",
-        (Button("✅ 确认结案", QueueButton("xx", case.number).pack()), Button("⬅ 返回", QueueButton("v", case.number).pack())),
+        (
+            Button("✅ 确认结案", QueueButton("xx", case.number).pack()),
+            Button("⬅ 返回", QueueButton("v", case.number).pack()),
+        ),
     )
 
 
@@ -283,7 +292,9 @@ def adviser_message(incoming: Incoming, ctx: Context, action: str | None) -> Rep
             if ctx.state.step == "reply"
             else "需要居民补充的内容（文字）"
         )
-        return Reply(f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", QueueButton("cancel").pack()),))
+        return Reply(
+            f"请发送{what}；点“取消”放弃。", (Button("✖ 取消", QueueButton("cancel").pack()),)
+        )
     if ctx.state.step == "reply":
         return send_answer(ctx, case, text, data.get("photos", []))
     return send_info_request(ctx, case, text)
@@ -326,7 +337,10 @@ def send_answer(ctx: Context, case: Case, text: str, photos: list[str]) -> Reply
     note = "答复已发送给居民。" if delivered else "居民的信息已匿名化，答复只记入案卷。"
     return Reply(
         f"已答复 {case.number}。{note}",
-        (Button("✅ 结案", QueueButton("x", case.number).pack()), Button("查看", QueueButton("v", case.number).pack())),
+        (
+            Button("✅ 结案", QueueButton("x", case.number).pack()),
+            Button("查看", QueueButton("v", case.number).pack()),
+        ),
     )
 
 

@@ -636,7 +636,9 @@ async def test_cases_are_never_shown_in_a_group(channel, fake, tg_services):
     assert len(replies) == 12
     assert all("私聊" in text for text in replies), replies
     # the resident's open consultation dialogue is not continued from the group
-    await feed(channel, fake.text_update(GROUP, "@pufa_test_bot 我家的电话是13800138000", from_id=private))
+    await feed(
+        channel, fake.text_update(GROUP, "@pufa_test_bot 我家的电话是13800138000", from_id=private)
+    )
     assert "13800138000" not in fake.messages_to(GROUP)[-1].text
     with Session(tg_services.engine) as session:
         state = session.exec(select(ConversationState)).all()

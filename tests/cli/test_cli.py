@@ -116,8 +116,11 @@ def test_report_template_round_trip_through_the_cli(tmp_path):
 
     title = Document(str(tmp_path / "r.docx")).paragraphs[0].text
     assert title == "华阳街道2026年普法宣传和法律咨询工作情况（初稿）"
-    missing = run_bot(["report", "--year", "2026", "--out", "r.docx"], tmp_path,
-                      PUFA_REPORT_TEMPLATE=str(tmp_path / "none.docx"))
+    missing = run_bot(
+        ["report", "--year", "2026", "--out", "r.docx"],
+        tmp_path,
+        PUFA_REPORT_TEMPLATE=str(tmp_path / "none.docx"),
+    )
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("配置错误：PUFA_REPORT_TEMPLATE")
     assert "Traceback" not in missing.stderr

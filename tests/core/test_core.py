@@ -113,7 +113,11 @@ def test_a_failing_handler_is_answered_and_still_counted(services, engine):
     replies = services.dispatcher.handle(Incoming(channel="console", user_id="x", text="/boom"))
     assert "出了点问题" in replies[0].text
     counts = ledger_counts(engine)
-    assert counts[ledger.Kind.IN_COMMAND] == 1 and counts[ledger.Kind.OUT_REPLY] == 1 and counts["error"] == 1
+    assert (
+        counts[ledger.Kind.IN_COMMAND] == 1
+        and counts[ledger.Kind.OUT_REPLY] == 1
+        and counts["error"] == 1
+    )
 
 
 @dataclass(frozen=True)

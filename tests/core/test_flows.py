@@ -102,7 +102,9 @@ def test_revoked_mid_reply_the_adviser_answer_is_not_sent(harness: Harness, engi
     replies = harness.press("bob", "同意", harness.say("bob", "/consult"))
     replies = harness.press("bob", "房产物业", replies)
     replies = harness.press("bob", "东风里社区", replies)
-    replies = harness.press("bob", "描述完毕", harness.say("bob", "楼上漏水到我家，物业不管，怎么办才好？"))
+    replies = harness.press(
+        "bob", "描述完毕", harness.say("bob", "楼上漏水到我家，物业不管，怎么办才好？")
+    )
     replies = harness.press("bob", "确认提交", harness.press("bob", "在这里回复", replies))
     notice = harness.queued("lawyer")
     claimed = harness.press("lawyer", "认领", notice)

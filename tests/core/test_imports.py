@@ -22,7 +22,9 @@ def imports(path: Path, *, top_level_only: bool = False) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"))
     nodes = tree.body if top_level_only else ast.walk(tree)
     found: set[str] = set()
-    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else module_name(path)
+    package = (
+        module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else module_name(path)
+    )
     for node in nodes:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
@@ -82,7 +84,9 @@ def test_module_level_imports_have_no_cycle():
         state[name] = 1
         for target in sorted(graph[name]):
             if state.get(target) == 1:
-                cycles.append([*trail[trail.index(target) :], target] if target in trail else [name, target])
+                cycles.append(
+                    [*trail[trail.index(target) :], target] if target in trail else [name, target]
+                )
             elif target not in state:
                 visit(target, [*trail, target])
         state[name] = 2

@@ -64,8 +64,21 @@ def test_pack_refuses_what_unpack_would_refuse():
 
 @pytest.mark.parametrize(
     "garbage",
-    [None, "", "cq", "browse:x", "browse:٣", "browse:1:2:3", "sch:edit:", "sch:edit:1e3",
-     "faq:1", "fb:y:1:a b", "cm:r:ZS-2026-0001:99999999999", "cs:" + "a" * 70, "cs:t:0\n"],
+    [
+        None,
+        "",
+        "cq",
+        "browse:x",
+        "browse:٣",
+        "browse:1:2:3",
+        "sch:edit:",
+        "sch:edit:1e3",
+        "faq:1",
+        "fb:y:1:a b",
+        "cm:r:ZS-2026-0001:99999999999",
+        "cs:" + "a" * 70,
+        "cs:t:0\n",
+    ],
 )
 def test_unpack_raises_only_payload_errors_on_garbage(garbage):
     for cls in PAYLOADS:

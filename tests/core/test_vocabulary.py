@@ -59,7 +59,9 @@ def test_every_kind_is_counted_or_audit_only_never_both():
 
 
 def test_no_module_writes_a_kind_as_a_bare_string():
-    offenders = [str(p.relative_to(REPO)) for p, t in writer_sources().items() if BARE_KIND.search(t)]
+    offenders = [
+        str(p.relative_to(REPO)) for p, t in writer_sources().items() if BARE_KIND.search(t)
+    ]
     assert offenders == []
 
 
@@ -106,7 +108,9 @@ def test_a_notice_delivered_by_the_worker_is_counted_as_deliveries(engine):
         for n in range(3):
             person = users.get_or_create(session, "telegram", f"r{n}")
             publicity.subscribe(session, person, topics=[], channel="telegram", now=now)
-        notice = publicity.create_notice(session, text="停水通知", audience=Audience("all"), author=None, now=now)
+        notice = publicity.create_notice(
+            session, text="停水通知", audience=Audience("all"), author=None, now=now
+        )
         publicity.send_now(session, notice, now=now)
         session.commit()
     sender = Sender()

@@ -98,7 +98,10 @@ def test_next_step_mentions_are_checked_too(data: Path):
 
 def test_chinese_article_numbers_are_read():
     assert [article_number(t) for t in ("一千零七十七", "七百一十一", "十五", "1260")] == [
-        1077, 711, 15, 1260
+        1077,
+        711,
+        15,
+        1260,
     ]
 
 

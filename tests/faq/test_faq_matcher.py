@@ -27,7 +27,10 @@ PARAPHRASE_TABLE = [
     ("我想提前退租，房东说押金不退了，我要负什么责任", {"cb-lease-tenant-early-exit"}),
     ("租的房子能转租给别人住吗", {"cb-lease-sublet"}),
     ("衣服送干洗店被洗坏了，店里要赔吗", {"cb-repair-shop-damage"}),
-    ("业主们想把现在的物业赶走换一家，怎么弄", {"cb-property-change", "pr-change-property-company"}),
+    (
+        "业主们想把现在的物业赶走换一家，怎么弄",
+        {"cb-property-change", "pr-change-property-company"},
+    ),
     ("我转账转错了账号，钱能要回来吗", {"cb-wrong-transfer"}),
     ("孩子还在肚子里，他爸爸就出车祸走了，孩子能分遗产吗", {"gp-fetus-rights"}),
     ("公司欠我货款不还，能直接找老板本人要吗", {"gp-company-debt"}),
@@ -125,13 +128,17 @@ def test_a_small_knowledge_base_builds_and_calibrates(faq_store: FaqStore):
 
 
 # --- robustness ------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["2-1", "2.1", "2+1", "", "   ", "？？？", "第", "x" * 500, "\x00"])
+@pytest.mark.parametrize(
+    "text", ["2-1", "2.1", "2+1", "", "   ", "？？？", "第", "x" * 500, "\x00"]
+)
 def test_odd_inputs_get_an_answer_status_not_an_exception(faq_store: FaqStore, text):
     result = faq_store.matcher.match(text)
     assert result.status in ("none", "chitchat", "suggest", "answered", "out_of_scope")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=120))
 def test_matcher_never_raises_on_any_text(faq_store: FaqStore, text):
     result = faq_store.matcher.match(text)
@@ -141,7 +148,9 @@ def test_matcher_never_raises_on_any_text(faq_store: FaqStore, text):
         assert result.matches == ()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(alphabet="0123456789+-.*/=() 第条元万年月日的了吗", max_size=40))
 def test_matcher_never_raises_on_numbers_and_symbols(faq_store: FaqStore, text):
     faq_store.matcher.match(text)

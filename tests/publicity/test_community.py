@@ -44,9 +44,7 @@ def test_settings_shows_changes_and_clears_the_community(harness: Harness, engin
     assert "所在社区" in texts(harness.say("cat", "我的设置"))
 
 
-def test_the_first_consultation_sets_the_community_and_later_ones_do_not(
-    harness: Harness, engine
-):
+def test_the_first_consultation_sets_the_community_and_later_ones_do_not(harness: Harness, engine):
     submit(harness, "dora")  # chooses 东风里社区 in the intake
     assert community_of(engine, "dora") == "东风里社区"
     harness.say("dora", "/settings")

@@ -148,7 +148,11 @@ def test_activity_add_and_edit_take_the_new_fields(cli, engine):
     code, _, err = cli("activity", "edit", "1", "--materials", "许多")
     assert code == 2 and "发放资料份数应为整数" in err
     (saved,) = _activities(engine)
-    assert (saved.audience, saved.materials, saved.attachments) == ("residents", 80, ["a.jpg", "b.jpg"])
+    assert (saved.audience, saved.materials, saved.attachments) == (
+        "residents",
+        80,
+        ["a.jpg", "b.jpg"],
+    )
 
 
 def test_publication_register_add_list_delete(cli, engine):
@@ -160,7 +164,9 @@ def test_publication_register_add_list_delete(cli, engine):
     assert cli("publication", "add", "--date", "2026-07-01", "--channel", "微信群",
                "--title", "防范电信诈骗")[0] == 0  # fmt: skip
     code, out, _ = cli("publication", "list", "2026-05")
-    assert code == 0 and "民法典与生活同行" in out and "防范电信诈骗" not in out and "共 1 条" in out
+    assert (
+        code == 0 and "民法典与生活同行" in out and "防范电信诈骗" not in out and "共 1 条" in out
+    )
     for args, message in (
         (("--channel", "抖音"), "未知的发布渠道“抖音”"),
         (("--link", "mp.weixin.qq.com"), "链接应以 http://"),

@@ -303,7 +303,10 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert audiences["机关干部"]["study_attendance"] == 35 and audiences["居民"]["activities"] == 2
     # Every resident's first message came before any community was known (t1 chose one
     # after subscribing, alice's came with her consultation): 未填写 is all of them.
-    assert communities["未填写"]["residents"] == 9 and communities["未填写"]["residents_share"] == 100.0
+    assert (
+        communities["未填写"]["residents"] == 9
+        and communities["未填写"]["residents_share"] == 100.0
+    )
     assert communities["东风里社区"]["residents"] == 1  # alice, after her consultation
     assert communities["东风里社区"]["residents_share"] == 11.1
     sites = {r["label"]: r["values"] for r in data["breakdowns"]["site"]["rows"]}
@@ -363,7 +366,14 @@ async def test_a_scripted_day_gives_exactly_its_figures_in_every_output(
     assert set(NUMBER.findall(body)) <= allowed, set(NUMBER.findall(body)) - allowed
 
 
-VAGUE = ("我老公在外面借的钱，我也要一起还吗", "房子的事", "赔偿", "钱的问题", "租房合同问题", "邻居")
+VAGUE = (
+    "我老公在外面借的钱，我也要一起还吗",
+    "房子的事",
+    "赔偿",
+    "钱的问题",
+    "租房合同问题",
+    "邻居",
+)
 
 
 def suggested_question(faq, *, second: bool = False) -> str:

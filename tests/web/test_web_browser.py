@@ -36,7 +36,9 @@ def downloads(tmp_path):
 
 @pytest.fixture
 def browser(services, tmp_path, downloads):
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), "install chromium and chromium-driver"
+    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), (
+        "install chromium and chromium-driver"
+    )
     with LiveServer(app_for(services)) as server:
         driver = chromium(tmp_path, downloads)
         try:
@@ -74,7 +76,10 @@ def test_staff_signs_in_changes_the_password_and_sends_a_notice(browser, engine)
     with Session(engine) as session:
         push = session.exec(select(Push)).one()
         assert push.recipients == 4
-        assert len(session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all()) == 4
+        assert (
+            len(session.exec(select(OutboxMessage).where(OutboxMessage.status == "pending")).all())
+            == 4
+        )
     browser.open(f"/notices/pushes/{push.id}")
     browser.wait_for_text("送达报告")
     browser.shot("push-report")

@@ -46,7 +46,9 @@ def test_answering_a_case_reaches_the_residents_console(app, engine, harness):
     csrf = token(client)
     client.post(f"/cases/{number}/claim", data={"csrf": csrf})
     assert case_row(engine, number).status == "claimed"
-    response = client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": "第一段建议。\r\n第二段：先协商。"})
+    response = client.post(
+        f"/cases/{number}/reply", data={"csrf": csrf, "text": "第一段建议。\r\n第二段：先协商。"}
+    )
     assert "已答复" in response.text
     received = harness.queued("resident1")
     texts = "\n".join(r.text for r in received)
@@ -68,9 +70,15 @@ def test_an_empty_or_overlong_reply_is_refused_with_a_message(app, engine):
     number = resident_case(engine)
     client = client_as(app, engine, "lawyer", "adviser")
     csrf = token(client)
-    assert "请填写答复内容" in client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": "  "}).text
+    assert (
+        "请填写答复内容"
+        in client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": "  "}).text
+    )
     long_text = "长" * (consultations.MAX_DESCRIPTION + 1)
-    assert "超过了" in client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": long_text}).text
+    assert (
+        "超过了"
+        in client.post(f"/cases/{number}/reply", data={"csrf": csrf, "text": long_text}).text
+    )
     assert case_row(engine, number).status == "new"
 
 
@@ -92,20 +100,35 @@ def test_sending_a_notice_queues_it_for_the_audience(staff, engine):
     count = staff.get("/notices/audience?kind=all").json()["text"]
     assert "3 人" in count
     csrf = token(staff)
-    preview = staff.post("/notices/preview", data={"csrf": csrf, "text": "周六上午普法讲座", "audience": "all"})
+    preview = staff.post(
+        "/notices/preview", data={"csrf": csrf, "text": "周六上午普法讲座", "audience": "all"}
+    )
     assert "📢 周六上午普法讲座" in preview.text and "3 人" in preview.text
-    response = staff.post("/notices/send", data={"csrf": csrf, "text": "周六上午普法讲座", "audience": "all", "action": "now"})
+    response = staff.post(
+        "/notices/send",
+        data={"csrf": csrf, "text": "周六上午普法讲座", "audience": "all", "action": "now"},
+    )
     assert "已排入发送队列，共 3 人" in response.text
     with Session(engine) as session:
         push = session.exec(select(Push)).one()
         assert push.recipients == 3 and push.status == "queued"
-        assert len(session.exec(select(OutboxMessage).where(OutboxMessage.source == f"push:{push.id}")).all()) == 3
+        assert (
+            len(
+                session.exec(
+                    select(OutboxMessage).where(OutboxMessage.source == f"push:{push.id}")
+                ).all()
+            )
+            == 3
+        )
     report = staff.get(f"/notices/pushes/{push.id}").text
     assert "送达报告" in report and "等待发送" in report
 
 
 def test_a_notice_to_nobody_is_not_sent(staff, engine):
-    response = staff.post("/notices/send", data={"csrf": token(staff), "text": "无人", "audience": "all", "action": "now"})
+    response = staff.post(
+        "/notices/send",
+        data={"csrf": token(staff), "text": "无人", "audience": "all", "action": "now"},
+    )
     assert "目前没有人" in response.text
     with Session(engine) as session:
         assert session.exec(select(Notice)).all() == []
@@ -113,12 +136,25 @@ def test_a_notice_to_nobody_is_not_sent(staff, engine):
 
 def test_scheduling_editing_and_cancelling_a_push(staff, engine):
     csrf = token(staff)
-    response = staff.post("/notices/send", data={"csrf": csrf, "text": "每周普法", "audience": "topic", "topic": "反诈", "action": "schedule", "when": "每周一 08:00"})
+    response = staff.post(
+        "/notices/send",
+        data={
+            "csrf": csrf,
+            "text": "每周普法",
+            "audience": "topic",
+            "topic": "反诈",
+            "action": "schedule",
+            "when": "每周一 08:00",
+        },
+    )
     assert "已定时" in response.text
     with Session(engine) as session:
         schedule = session.exec(select(Schedule)).one()
         assert (schedule.kind, schedule.weekday, schedule.at_time) == ("weekly", 0, "08:00")
-    staff.post(f"/notices/schedules/{schedule.id}", data={"csrf": csrf, "when": "每月1日 09:30", "text": "每月普法"})
+    staff.post(
+        f"/notices/schedules/{schedule.id}",
+        data={"csrf": csrf, "when": "每月1日 09:30", "text": "每月普法"},
+    )
     with Session(engine) as session:
         schedule = session.get(Schedule, schedule.id)
         assert (schedule.kind, schedule.day_of_month) == ("monthly", 1)
@@ -129,21 +165,44 @@ def test_scheduling_editing_and_cancelling_a_push(staff, engine):
 
 
 def test_a_bad_time_phrase_gets_a_chinese_message_and_nothing_is_saved(staff, engine):
-    response = staff.post("/notices/send", data={"csrf": token(staff), "text": "x", "audience": "all", "action": "schedule", "when": "下辈子"})
+    response = staff.post(
+        "/notices/send",
+        data={
+            "csrf": token(staff),
+            "text": "x",
+            "audience": "all",
+            "action": "schedule",
+            "when": "下辈子",
+        },
+    )
     assert "每周一 08:00" in response.text
     with Session(engine) as session:
-        assert session.exec(select(Notice)).all() == [] and session.exec(select(Schedule)).all() == []
+        assert (
+            session.exec(select(Notice)).all() == [] and session.exec(select(Schedule)).all() == []
+        )
 
 
 def test_an_uploaded_file_is_stored_under_the_data_dir_and_attached(staff, engine, settings):
     subscribers(engine, 1)
     csrf = token(staff)
-    preview = staff.post("/notices/preview", data={"csrf": csrf, "text": "见附件", "audience": "all"},
-                         files={"file": ("../../etc/讲座海报.png", b"\x89PNG fake", "image/png")})
+    preview = staff.post(
+        "/notices/preview",
+        data={"csrf": csrf, "text": "见附件", "audience": "all"},
+        files={"file": ("../../etc/讲座海报.png", b"\x89PNG fake", "image/png")},
+    )
     stored = re.search(r'name="stored" value="([^"]+)"', preview.text).group(1)
     assert uploads.STORED_NAME.fullmatch(stored)
-    staff.post("/notices/send", data={"csrf": csrf, "text": "见附件", "audience": "all", "action": "now",
-                                      "stored": stored, "original": "讲座海报.png"})
+    staff.post(
+        "/notices/send",
+        data={
+            "csrf": csrf,
+            "text": "见附件",
+            "audience": "all",
+            "action": "now",
+            "stored": stored,
+            "original": "讲座海报.png",
+        },
+    )
     with Session(engine) as session:
         notice = session.exec(select(Notice)).one()
     path = notice.attachment["path"]
@@ -153,16 +212,28 @@ def test_an_uploaded_file_is_stored_under_the_data_dir_and_attached(staff, engin
 
 def test_a_forged_stored_file_name_cannot_reach_outside_the_uploads(staff, engine):
     subscribers(engine, 1)
-    response = staff.post("/notices/send", data={"csrf": token(staff), "text": "x", "audience": "all",
-                                                 "action": "now", "stored": "../../pufa.db", "original": "a"})
+    response = staff.post(
+        "/notices/send",
+        data={
+            "csrf": token(staff),
+            "text": "x",
+            "audience": "all",
+            "action": "now",
+            "stored": "../../pufa.db",
+            "original": "a",
+        },
+    )
     assert "附件信息无效" in response.text
     with Session(engine) as session:
         assert session.exec(select(Notice)).all() == []
 
 
 def test_an_unsupported_upload_is_refused(staff, engine):
-    response = staff.post("/notices/preview", data={"csrf": token(staff), "text": "x", "audience": "all"},
-                          files={"file": ("run.exe", b"MZ", "application/octet-stream")})
+    response = staff.post(
+        "/notices/preview",
+        data={"csrf": token(staff), "text": "x", "audience": "all"},
+        files={"file": ("run.exe", b"MZ", "application/octet-stream")},
+    )
     assert "不支持这种文件" in response.text
 
 
@@ -192,14 +263,36 @@ def test_a_bad_period_or_format_is_refused_in_chinese(staff):
 
 def test_activities_add_edit_delete(staff, engine):
     csrf = token(staff)
-    staff.post("/activities", data={"csrf": csrf, "day": "2026-03-08", "kind": "lecture", "title": "妇女节普法讲座", "attendance": "60", "community": "东风里社区"})
+    staff.post(
+        "/activities",
+        data={
+            "csrf": csrf,
+            "day": "2026-03-08",
+            "kind": "lecture",
+            "title": "妇女节普法讲座",
+            "attendance": "60",
+            "community": "东风里社区",
+        },
+    )
     with Session(engine) as session:
         activity = session.exec(select(Activity)).one()
     assert activity.attendance == 60
-    staff.post(f"/activities/{activity.id}", data={"csrf": csrf, "day": "2026-03-09", "kind": "study", "title": "学法", "attendance": "61"})
+    staff.post(
+        f"/activities/{activity.id}",
+        data={
+            "csrf": csrf,
+            "day": "2026-03-09",
+            "kind": "study",
+            "title": "学法",
+            "attendance": "61",
+        },
+    )
     with Session(engine) as session:
         assert session.get(Activity, activity.id).kind == "study"
-    bad = staff.post("/activities", data={"csrf": csrf, "day": "明年", "kind": "lecture", "title": "x", "attendance": "1"})
+    bad = staff.post(
+        "/activities",
+        data={"csrf": csrf, "day": "明年", "kind": "lecture", "title": "x", "attendance": "1"},
+    )
     assert "日期" in bad.text
     staff.post(f"/activities/{activity.id}/delete", data={"csrf": csrf})
     with Session(engine) as session:
@@ -217,13 +310,20 @@ def test_excel_import_reports_row_by_row(staff, engine):
     sheet.append(["2026-05-01", "巡回宣传", "巡回", "", 12, "广场"])
     data = io.BytesIO()
     book.save(data)
-    response = staff.post("/activities/import", data={"csrf": token(staff)},
-                          files={"file": ("活动.xlsx", data.getvalue(), "application/octet-stream")})
+    response = staff.post(
+        "/activities/import",
+        data={"csrf": token(staff)},
+        files={"file": ("活动.xlsx", data.getvalue(), "application/octet-stream")},
+    )
     assert "2 / 4 行已登记" in response.text
     assert response.text.count("未导入") == 2
     with Session(engine) as session:
         assert sorted(a.title for a in session.exec(select(Activity))) == ["反诈宣讲", "巡回"]
-    garbage = staff.post("/activities/import", data={"csrf": token(staff)}, files={"file": ("x.xlsx", b"nope", "application/octet-stream")})
+    garbage = staff.post(
+        "/activities/import",
+        data={"csrf": token(staff)},
+        files={"file": ("x.xlsx", b"nope", "application/octet-stream")},
+    )
     assert "无法读取" in garbage.text
 
 
@@ -234,10 +334,15 @@ def test_the_kb_work_queue_and_reload(app, engine, staff):
     page = staff.get("/kb").text
     assert "宠物咬人谁负责&lt;b&gt;" in page
     question_id = re.search(r"/kb/questions/(\d+)/done", page).group(1)
-    staff.post(f"/kb/questions/{question_id}/done", data={"csrf": token(staff), "note": "新增 tort-099"})
+    staff.post(
+        f"/kb/questions/{question_id}/done", data={"csrf": token(staff), "note": "新增 tort-099"}
+    )
     assert "宠物咬人谁负责" not in staff.get("/kb").text
     with Session(engine) as session:
-        assert session.exec(select(WebAudit.detail).where(WebAudit.action == "faq_reviewed")).one() == "新增 tort-099"
+        assert (
+            session.exec(select(WebAudit.detail).where(WebAudit.action == "faq_reviewed")).one()
+            == "新增 tort-099"
+        )
     assert "结婚" in staff.get("/kb?q=结婚").text
     admin = client_as(app, engine, "boss", "admin")
     assert "问答库已重新加载" in admin.post("/kb/reload", data={"csrf": token(admin)}).text
@@ -245,7 +350,9 @@ def test_the_kb_work_queue_and_reload(app, engine, staff):
 
 def test_admin_adds_an_account_whose_one_time_password_signs_in(app, engine):
     admin = client_as(app, engine, "boss", "admin")
-    page = admin.post("/admin/accounts", data={"csrf": token(admin), "name": "newclerk", "role": "staff"}).text
+    page = admin.post(
+        "/admin/accounts", data={"csrf": token(admin), "name": "newclerk", "role": "staff"}
+    ).text
     password = re.search(r'<code id="one-time">([^<]+)</code>', page).group(1)
     client = TestClient(app)
     assert sign_in(client, "newclerk", password).headers["location"] == "/account/password"
@@ -256,9 +363,22 @@ def test_admin_adds_an_account_whose_one_time_password_signs_in(app, engine):
 def test_admin_grants_and_revokes_chat_roles(app, engine):
     admin = client_as(app, engine, "boss", "admin")
     csrf = token(admin)
-    assert "已将 telegram:42 设为法律顾问" in admin.post("/admin/roles/grant", data={"csrf": csrf, "ref": "telegram:42", "role": "adviser"}).text
-    assert "已撤销" in admin.post("/admin/roles/revoke", data={"csrf": csrf, "ref": "telegram:42"}).text
-    assert "PUFA_ADMINS" in admin.post("/admin/roles/grant", data={"csrf": csrf, "ref": "telegram:1000", "role": "staff"}).text
+    assert (
+        "已将 telegram:42 设为法律顾问"
+        in admin.post(
+            "/admin/roles/grant", data={"csrf": csrf, "ref": "telegram:42", "role": "adviser"}
+        ).text
+    )
+    assert (
+        "已撤销"
+        in admin.post("/admin/roles/revoke", data={"csrf": csrf, "ref": "telegram:42"}).text
+    )
+    assert (
+        "PUFA_ADMINS"
+        in admin.post(
+            "/admin/roles/grant", data={"csrf": csrf, "ref": "telegram:1000", "role": "staff"}
+        ).text
+    )
 
 
 def test_a_web_only_account_reads_its_delivery_reports_on_the_overview(staff, engine):
@@ -266,10 +386,15 @@ def test_a_web_only_account_reads_its_delivery_reports_on_the_overview(staff, en
     from bot.timeutil import utcnow
 
     subscribers(engine, 1)
-    staff.post("/notices/send", data={"csrf": token(staff), "text": "报告测试", "audience": "all", "action": "now"})
+    staff.post(
+        "/notices/send",
+        data={"csrf": token(staff), "text": "报告测试", "audience": "all", "action": "now"},
+    )
     with Session(engine) as session:
         push = session.exec(select(Push)).one()
-        for message in session.exec(select(OutboxMessage).where(OutboxMessage.source == f"push:{push.id}")):
+        for message in session.exec(
+            select(OutboxMessage).where(OutboxMessage.source == f"push:{push.id}")
+        ):
             message.status = "sent"
         publicity.complete_pushes(session, utcnow())
         session.commit()
@@ -278,7 +403,9 @@ def test_a_web_only_account_reads_its_delivery_reports_on_the_overview(staff, en
     assert "送达报告" not in staff.get("/").text  # shown once, then delivered
 
 
-def test_the_cli_creates_an_account_and_prints_its_one_time_password(monkeypatch, database_url, capsys, services):
+def test_the_cli_creates_an_account_and_prints_its_one_time_password(
+    monkeypatch, database_url, capsys, services
+):
     from bot import cli
 
     monkeypatch.setenv("PUFA_DATABASE_URL", database_url)
@@ -308,7 +435,9 @@ def test_the_figures_cache_reuses_figures_until_they_are_older_than_the_ttl(engi
         assert cache.chart(session, period)[:4] == b"\x89PNG"
 
 
-def test_a_failure_inside_a_page_gets_a_chinese_message_and_is_logged(services, engine, monkeypatch, caplog):
+def test_a_failure_inside_a_page_gets_a_chinese_message_and_is_logged(
+    services, engine, monkeypatch, caplog
+):
     from bot.web.routes import kb
 
     def broken(page):

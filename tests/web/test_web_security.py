@@ -25,8 +25,14 @@ from bot.testing.web import (
 from bot.timeutil import utcnow
 from bot.web import auth, security
 
-DUMMY = {"number": "ZS-2026-0001", "schedule_id": "1", "push_id": "1", "activity_id": "1",
-         "question_id": "1", "account_id": "1"}
+DUMMY = {
+    "number": "ZS-2026-0001",
+    "schedule_id": "1",
+    "push_id": "1",
+    "activity_id": "1",
+    "question_id": "1",
+    "account_id": "1",
+}
 
 
 @pytest.fixture
@@ -80,7 +86,9 @@ def test_every_route_refuses_a_role_it_does_not_allow(app, engine, role):
     for method, path, roles in guarded_routes(app):
         if roles is None or role in roles:
             continue
-        response = call(client, method, path, {"csrf": csrf, "text": "x", "name": "n", "role": "staff"})
+        response = call(
+            client, method, path, {"csrf": csrf, "text": "x", "name": "n", "role": "staff"}
+        )
         assert response.status_code == 403, (role, method, path, response.status_code)
         assert security.FORBIDDEN in response.text
         refused += 1
@@ -123,12 +131,16 @@ def test_a_forged_csrf_token_changes_nothing(app, engine):
     subscribers(engine, 3)
     client = client_as(app, engine, "clerk", "staff")
     before = (count(engine, Notice), count(engine, OutboxMessage), count(engine, CaseEvent))
-    client.post("/notices/send", data={"csrf": "forged", "text": "通知", "audience": "all", "action": "now"})
+    client.post(
+        "/notices/send", data={"csrf": "forged", "text": "通知", "audience": "all", "action": "now"}
+    )
     client.post(f"/cases/{number}/reply", data={"csrf": "forged", "text": "答复"})
     client.post(f"/cases/{number}/close", data={})
     assert (count(engine, Notice), count(engine, OutboxMessage), count(engine, CaseEvent)) == before
     real = token(client)
-    client.post("/notices/send", data={"csrf": real, "text": "通知", "audience": "all", "action": "now"})
+    client.post(
+        "/notices/send", data={"csrf": real, "text": "通知", "audience": "all", "action": "now"}
+    )
     assert count(engine, Notice) == before[0] + 1  # the same request with the real token works
 
 
@@ -157,11 +169,25 @@ def test_first_sign_in_forces_a_password_change(app, engine):
     client = TestClient(app)
     response = sign_in(client, "newbie", one_time)
     assert response.headers["location"] == security.PASSWORD_PATH
-    assert client.get("/cases", follow_redirects=False).headers["location"] == security.PASSWORD_PATH
+    assert (
+        client.get("/cases", follow_redirects=False).headers["location"] == security.PASSWORD_PATH
+    )
     csrf = token(client)
-    bad = client.post(security.PASSWORD_PATH, data={"csrf": csrf, "old": one_time, "new": "short", "again": "short"})
+    bad = client.post(
+        security.PASSWORD_PATH,
+        data={"csrf": csrf, "old": one_time, "new": "short", "again": "short"},
+    )
     assert bad.status_code == 400 and "至少" in bad.text
-    good = client.post(security.PASSWORD_PATH, data={"csrf": csrf, "old": one_time, "new": "a new long secret", "again": "a new long secret"}, follow_redirects=False)
+    good = client.post(
+        security.PASSWORD_PATH,
+        data={
+            "csrf": csrf,
+            "old": one_time,
+            "new": "a new long secret",
+            "again": "a new long secret",
+        },
+        follow_redirects=False,
+    )
     assert good.status_code == 303
     assert client.get("/cases").status_code == 200
     other = TestClient(app)
@@ -231,7 +257,16 @@ def test_the_next_parameter_cannot_leave_the_site(app, engine):
     make_account(engine, "clerk", "staff")
     client = TestClient(app)
     csrf = token(client, "/login")
-    response = client.post("/login", data={"name": "clerk", "password": "correct horse battery", "csrf": csrf, "next": "//evil.example/x"}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "name": "clerk",
+            "password": "correct horse battery",
+            "csrf": csrf,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/"
 
 
@@ -239,12 +274,18 @@ def test_a_linked_account_takes_its_role_from_the_chat_user(engine, settings):
     with Session(engine) as session:
         account, _ = auth.create(session, "lawyer", "adviser", "telegram:77")
         user = session.get(User, account.user_id)
-        assert (user.ref, user.role, auth.role_of(session, account)) == ("telegram:77", "adviser", "adviser")
+        assert (user.ref, user.role, auth.role_of(session, account)) == (
+            "telegram:77",
+            "adviser",
+            "adviser",
+        )
         user.role = "staff"  # granted in the chat
         assert auth.role_of(session, account) == "staff"
         with pytest.raises(auth.AccountError):
             auth.create(session, "fake-admin", "admin", "telegram:78")
-        admin, _ = auth.create(session, "chief", "admin", "telegram:1000", admins=tuple(settings.admins))
+        admin, _ = auth.create(
+            session, "chief", "admin", "telegram:1000", admins=tuple(settings.admins)
+        )
         assert auth.role_of(session, admin) == "admin"
         assert session.exec(select(func.count()).select_from(WebAccount)).one() == 2
 

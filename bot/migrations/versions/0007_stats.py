@@ -23,11 +23,15 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("audience", AutoString(length=16), nullable=False, server_default="residents")
         )
-        batch_op.add_column(sa.Column("materials", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("materials", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.add_column(sa.Column("site", AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("series", AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("lecturer", AutoString(length=64), nullable=True))
-        batch_op.add_column(sa.Column("attachments", sa.JSON(), nullable=False, server_default="[]"))
+        batch_op.add_column(
+            sa.Column("attachments", sa.JSON(), nullable=False, server_default="[]")
+        )
     # The defaults were for the rows already there; new rows get theirs from the model.
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.alter_column("audience", server_default=None)

@@ -54,10 +54,16 @@ def change_password(page: Page):
     account = page.account
     try:
         auth.change_password(
-            page.db, account, page.form.get("old", ""), page.form.get("new", ""), page.form.get("again", "")
+            page.db,
+            account,
+            page.form.get("old", ""),
+            page.form.get("new", ""),
+            page.form.get("again", ""),
         )
     except auth.AccountError as exc:
-        return page.render("password.html", status_code=400, error=str(exc), min_length=auth.MIN_PASSWORD)
+        return page.render(
+            "password.html", status_code=400, error=str(exc), min_length=auth.MIN_PASSWORD
+        )
     page.request.session["ep"] = account.session_epoch  # other sessions of the account end
     page.audit("password_changed")
     return page.redirect("/", "密码已修改。")

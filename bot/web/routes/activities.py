@@ -19,8 +19,13 @@ IMPORT_LIMIT = 2000
 
 def _draft(values) -> activities.Draft:
     return activities.draft(
-        day=values("day"), kind=values("kind"), title=values("title"), attendance=values("attendance") or "0",
-        community=values("community") or None, topic=values("topic") or None, notes=values("notes") or None,
+        day=values("day"),
+        kind=values("kind"),
+        title=values("title"),
+        attendance=values("attendance") or "0",
+        community=values("community") or None,
+        topic=values("topic") or None,
+        notes=values("notes") or None,
     )
 
 
@@ -51,7 +56,9 @@ def add(page: Page):
     except activities.ActivityError as exc:
         page.flash(str(exc), "error")
         return index(page, form={f: page.value(f) for f in FIELDS})
-    activity = activities.add(page.db, data, channel="web", user=page.actor, actor=f"web:{page.account.name}")
+    activity = activities.add(
+        page.db, data, channel="web", user=page.actor, actor=f"web:{page.account.name}"
+    )
     page.audit("activity_added", f"activity:{activity.id}", activity.title)
     return page.redirect("/activities", f"已登记活动 #{activity.id}：{activity.title}")
 
@@ -65,8 +72,13 @@ def edit_form(page: Page):
     activity = _activity(page)
     if activity is None:
         return page.redirect("/activities", "没有这个活动。", "error")
-    return page.render("activity_edit.html", title=f"修改活动 #{activity.id}", activity=activity,
-                       kinds=activities.KINDS, communities=page.settings.communities)
+    return page.render(
+        "activity_edit.html",
+        title=f"修改活动 #{activity.id}",
+        activity=activity,
+        kinds=activities.KINDS,
+        communities=page.settings.communities,
+    )
 
 
 def edit(page: Page):
@@ -102,7 +114,9 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     header = next(lines, None) or ()
     columns = [activities.FIELD_NAMES.get(str(h or "").strip().lower()) for h in header]
     if "day" not in columns or "title" not in columns:
-        raise activities.ActivityError("第一行应是表头，至少要有“日期”和“标题”两列（还可有 类型、社区、主题、人数、备注）。")
+        raise activities.ActivityError(
+            "第一行应是表头，至少要有“日期”和“标题”两列（还可有 类型、社区、主题、人数、备注）。"
+        )
     rows = []
     for number, values in enumerate(lines, start=2):
         if not any(v not in (None, "") for v in values):
@@ -131,9 +145,13 @@ def import_file(page: Page):
         return page.redirect("/activities", str(exc), "error")
     except Exception as exc:  # not an xlsx at all
         log.info("web: activity import of %s failed: %s", upload.filename, exc)
-        return page.redirect("/activities", "无法读取这个文件，请上传 Excel（.xlsx）表格。", "error")
+        return page.redirect(
+            "/activities", "无法读取这个文件，请上传 Excel（.xlsx）表格。", "error"
+        )
     if len(rows) > IMPORT_LIMIT:
-        return page.redirect("/activities", f"一次最多导入 {IMPORT_LIMIT} 行，这个文件有 {len(rows)} 行。", "error")
+        return page.redirect(
+            "/activities", f"一次最多导入 {IMPORT_LIMIT} 行，这个文件有 {len(rows)} 行。", "error"
+        )
     report = [_import_row(page, number, values) for number, values in rows]
     saved = sum(ok for _, ok, _ in report)
     page.audit("activities_imported", upload.filename[:64], f"{saved}/{len(report)} 行导入")
@@ -145,7 +163,9 @@ def _import_row(page: Page, number: int, values: dict[str, str]) -> tuple[int, b
         data = _draft(lambda name: values.get(name, ""))
     except activities.ActivityError as exc:
         return number, False, str(exc)
-    activity = activities.add(page.db, data, channel="web", user=page.actor, actor=f"web:{page.account.name}")
+    activity = activities.add(
+        page.db, data, channel="web", user=page.actor, actor=f"web:{page.account.name}"
+    )
     return number, True, f"已登记 #{activity.id}：{data.day} {data.title}"
 
 

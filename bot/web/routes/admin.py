@@ -21,13 +21,25 @@ def accounts(page: Page, **extra):
     rows = []
     for account in auth.all_accounts(page.db):
         user = page.db.get(User, account.user_id)
-        rows.append((account, auth.role_label(auth.role_of(page.db, account)), user.ref if account.linked else ""))
+        rows.append(
+            (
+                account,
+                auth.role_label(auth.role_of(page.db, account)),
+                user.ref if account.linked else "",
+            )
+        )
     people = users.with_roles(page.db, ("admin", "staff", "adviser"))
     people = [u for u in people if u.channel in CHAT_CHANNELS]
     return page.render(
-        "admin_accounts.html", title="用户与角色", rows=rows, people=people,
-        roles=auth.WEB_ROLES, role_names=users.ROLE_NAMES, grantable=users.GRANTABLE_ROLES,
-        admins=page.settings.admins, **extra,
+        "admin_accounts.html",
+        title="用户与角色",
+        rows=rows,
+        people=people,
+        roles=auth.WEB_ROLES,
+        role_names=users.ROLE_NAMES,
+        grantable=users.GRANTABLE_ROLES,
+        admins=page.settings.admins,
+        **extra,
     )
 
 
@@ -65,19 +77,31 @@ def toggle(page: Page):
         return page.redirect("/admin/accounts", "不能停用自己的账号。", "error")
     account.disabled = not account.disabled
     account.session_epoch += 1
-    page.audit("account_disabled" if account.disabled else "account_enabled", f"account:{account.name}")
-    return page.redirect("/admin/accounts", f"已{'停用' if account.disabled else '启用'}账号 {account.name}。")
+    page.audit(
+        "account_disabled" if account.disabled else "account_enabled", f"account:{account.name}"
+    )
+    return page.redirect(
+        "/admin/accounts", f"已{'停用' if account.disabled else '启用'}账号 {account.name}。"
+    )
 
 
 def grant(page: Page):
     ref, role = page.value("ref"), page.value("role")
     channel, _, external = ref.partition(":")
     if channel not in CHAT_CHANNELS or not external or role not in users.GRANTABLE_ROLES:
-        return page.redirect("/admin/accounts", "请写成 渠道:编号（例如 telegram:123），角色选工作人员或法律顾问。", "error")
+        return page.redirect(
+            "/admin/accounts",
+            "请写成 渠道:编号（例如 telegram:123），角色选工作人员或法律顾问。",
+            "error",
+        )
     if ref in page.settings.admins:
-        return page.redirect("/admin/accounts", f"{ref} 是配置中的管理员，角色由 PUFA_ADMINS 决定。", "error")
+        return page.redirect(
+            "/admin/accounts", f"{ref} 是配置中的管理员，角色由 PUFA_ADMINS 决定。", "error"
+        )
     user = users.set_role(page.db, ref, role)
-    Context(page.db, page.actor, page.settings, page.services, "web").count(Kind.ROLE_GRANTED, ref=f"{ref}:{role}")
+    Context(page.db, page.actor, page.settings, page.services, "web").count(
+        Kind.ROLE_GRANTED, ref=f"{ref}:{role}"
+    )
     page.audit("role_granted", ref, role)
     return page.redirect("/admin/accounts", f"已将 {user.ref} 设为{users.ROLE_NAMES[role]}。")
 
@@ -88,14 +112,21 @@ def revoke(page: Page):
     if user is None or user.role not in users.GRANTABLE_ROLES:
         return page.redirect("/admin/accounts", f"{ref} 没有可撤销的角色。", "error")
     previous, user.role = user.role, "resident"
-    Context(page.db, page.actor, page.settings, page.services, "web").count(Kind.ROLE_REVOKED, ref=f"{ref}:{previous}")
+    Context(page.db, page.actor, page.settings, page.services, "web").count(
+        Kind.ROLE_REVOKED, ref=f"{ref}:{previous}"
+    )
     page.audit("role_revoked", ref, previous)
-    return page.redirect("/admin/accounts", f"已撤销 {user.ref} 的{users.ROLE_NAMES[previous]}角色。")
+    return page.redirect(
+        "/admin/accounts", f"已撤销 {user.ref} 的{users.ROLE_NAMES[previous]}角色。"
+    )
 
 
 def audit_trail(page: Page):
     return page.render(
-        "admin_audit.html", title="操作记录", rows=auth.recent_audit(page.db), names=auth.ACTION_NAMES
+        "admin_audit.html",
+        title="操作记录",
+        rows=auth.recent_audit(page.db),
+        names=auth.ACTION_NAMES,
     )
 
 

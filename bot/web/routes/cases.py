@@ -97,7 +97,11 @@ def _case_or_404(page: Page):
     case = cases.get_case(page.db, number) if number else None
     if case is None:
         return None, page.render(
-            "error.html", status_code=404, heading="没有这件咨询", message="编号不存在。", back="/cases"
+            "error.html",
+            status_code=404,
+            heading="没有这件咨询",
+            message="编号不存在。",
+            back="/cases",
         )
     return case, None
 

@@ -33,8 +33,14 @@ def _browse(page: Page, query: str):
     kb = page.services.faq.kb
     if not query:
         return [], len(kb)
-    found = [e for e in kb.entries if query in e.question or query in e.answer or query == e.id
-             or any(query in p for p in e.phrasings)]
+    found = [
+        e
+        for e in kb.entries
+        if query in e.question
+        or query in e.answer
+        or query == e.id
+        or any(query in p for p in e.phrasings)
+    ]
     return found[:BROWSE_LIMIT], len(kb)
 
 
@@ -42,8 +48,14 @@ def index(page: Page):
     query = page.query("q")[:50]
     entries, total = _browse(page, query)
     return page.render(
-        "kb.html", title="问答库", rows=_queue(page), entries=entries, total=total, q=query,
-        browse_limit=BROWSE_LIMIT, max_note=MAX_NOTE,
+        "kb.html",
+        title="问答库",
+        rows=_queue(page),
+        entries=entries,
+        total=total,
+        q=query,
+        browse_limit=BROWSE_LIMIT,
+        max_note=MAX_NOTE,
     )
 
 
@@ -65,7 +77,11 @@ def reload(page: Page):
     if problems:
         listed = "\n".join(f"• {p}" for p in problems[:10])
         page.audit("kb_reload_refused", detail=f"{len(problems)} problems")
-        return page.redirect("/kb", f"问答库有 {len(problems)} 个问题，未替换，仍使用原来的问答库：\n{listed}", "error")
+        return page.redirect(
+            "/kb",
+            f"问答库有 {len(problems)} 个问题，未替换，仍使用原来的问答库：\n{listed}",
+            "error",
+        )
     page.audit("kb_reloaded", detail=f"{len(page.services.faq.kb)} entries")
     return page.redirect("/kb", f"问答库已重新加载，共 {len(page.services.faq.kb)} 条。")
 

@@ -21,12 +21,19 @@ from bot.web.security import STAFF, Page, Upload
 
 log = logging.getLogger(__name__)
 
-AUDIENCE_NAMES = {"all": "全部订阅者", "topic": "按主题", "community": "按社区", "daily": "每日一条民法典订阅者"}
+AUDIENCE_NAMES = {
+    "all": "全部订阅者",
+    "topic": "按主题",
+    "community": "按社区",
+    "daily": "每日一条民法典订阅者",
+}
 
 
 def _audience(page: Page, source) -> Audience:
     kind = source("audience", "all") or "all"
-    value = source("topic") if kind == "topic" else source("community") if kind == "community" else None
+    value = (
+        source("topic") if kind == "topic" else source("community") if kind == "community" else None
+    )
     return Audience(kind, value or None)
 
 
@@ -43,11 +50,22 @@ def index(page: Page, **form_values):
         for push, notice in publicity.recent_pushes(page.db, 20)
     ]
     rows = [
-        (row, schedules.describe(schedules.when_of(row), zone), schedules.title(page.db, row),
-         schedules.audience_label(page.db, row))
+        (
+            row,
+            schedules.describe(schedules.when_of(row), zone),
+            schedules.title(page.db, row),
+            schedules.audience_label(page.db, row),
+        )
         for row in schedules.active(page.db)
     ]
-    values = {"text": "", "audience": "all", "topic": "", "community": "", "when": "", **form_values}
+    values = {
+        "text": "",
+        "audience": "all",
+        "topic": "",
+        "community": "",
+        "when": "",
+        **form_values,
+    }
     return page.render(
         "notices.html",
         title="通知与推送",
@@ -79,7 +97,9 @@ def _draft(page: Page):
     if not text:
         raise ValueError("通知内容不能为空。")
     if len(text) > publicity.MAX_NOTICE_CHARS:
-        raise ValueError(f"通知内容有 {len(text)} 字，超过了 {publicity.MAX_NOTICE_CHARS} 字的上限。")
+        raise ValueError(
+            f"通知内容有 {len(text)} 字，超过了 {publicity.MAX_NOTICE_CHARS} 字的上限。"
+        )
     url = page.settings.database_url
     upload = page.form.get("file")
     if isinstance(upload, Upload):
@@ -129,17 +149,24 @@ def send(page: Page):
     if page.value("action") == "schedule":
         return _schedule(page, text, audience, attachment)
     if publicity.count_audience(page.db, audience)[0] == 0:
-        page.flash(f"{audience.label()}目前没有人，通知没有发送。可以换一个发送对象，或定时发送。", "error")
+        page.flash(
+            f"{audience.label()}目前没有人，通知没有发送。可以换一个发送对象，或定时发送。", "error"
+        )
         return index(page, **_echo(page))
     now = utcnow()
     notice = publicity.create_notice(
         page.db, text=text, audience=audience, author=page.actor, attachment=attachment, now=now
     )
     push = publicity.send_now(page.db, notice, now=now, channel="web")
-    page.audit("notice_sent", f"notice:{notice.id}", f"{audience.label()}，{push.recipients} 人：{text[:100]}")
+    page.audit(
+        "notice_sent",
+        f"notice:{notice.id}",
+        f"{audience.label()}，{push.recipients} 人：{text[:100]}",
+    )
     log.info("web: %s sent notice %s to %d", page.account.name, notice.id, push.recipients)
     return page.redirect(
-        "/notices", f"通知 #{notice.id} 已排入发送队列，共 {push.recipients} 人。系统按平台限速逐条发送。"
+        "/notices",
+        f"通知 #{notice.id} 已排入发送队列，共 {push.recipients} 人。系统按平台限速逐条发送。",
     )
 
 
@@ -150,7 +177,9 @@ def _schedule(page: Page, text: str, audience: Audience, attachment):
         notice = publicity.create_notice(
             page.db, text=text, audience=audience, author=page.actor, attachment=attachment, now=now
         )
-        schedule = schedules.create(page.db, notice=notice, when=when, author=page.actor, now=now, zone=zone)
+        schedule = schedules.create(
+            page.db, notice=notice, when=when, author=page.actor, now=now, zone=zone
+        )
     except ValueError as exc:
         page.db.rollback()
         page.flash(f"{exc}\n{schedules.WHEN_HELP}", "error")
@@ -203,7 +232,9 @@ def schedule_edit(page: Page):
     try:
         if when_text:
             when = (
-                schedules.When("daily", at_time=schedules.parse_clock(when_text.removeprefix("每天").strip()))
+                schedules.When(
+                    "daily", at_time=schedules.parse_clock(when_text.removeprefix("每天").strip())
+                )
                 if schedule.series
                 else schedules.parse_when(when_text, now, zone)
             )
@@ -212,7 +243,9 @@ def schedule_edit(page: Page):
         return page.redirect(back, f"{exc}\n{schedules.WHEN_HELP}", "error")
     if schedule.notice_id and text:
         if len(text) > publicity.MAX_NOTICE_CHARS:
-            return page.redirect(back, f"内容超过了 {publicity.MAX_NOTICE_CHARS} 字的上限。", "error")
+            return page.redirect(
+                back, f"内容超过了 {publicity.MAX_NOTICE_CHARS} 字的上限。", "error"
+            )
         page.db.get(Notice, schedule.notice_id).text = text
     Context(page.db, page.actor, page.settings, page.services, "web").count(
         Kind.SCHEDULE_CHANGED, ref=schedule_ref(schedule.id)
@@ -240,7 +273,13 @@ def push_report(page: Page):
     raw = page.request.path_params["push_id"]
     push = page.db.get(Push, int(raw)) if raw.isdigit() else None
     if push is None:
-        return page.render("error.html", status_code=404, heading="没有这次推送", message="编号不存在。", back="/notices")
+        return page.render(
+            "error.html",
+            status_code=404,
+            heading="没有这次推送",
+            message="编号不存在。",
+            back="/notices",
+        )
     notice = page.db.get(Notice, push.notice_id)
     counts = publicity.push_counts(page.db, push)
     return page.render(

@@ -13,7 +13,14 @@ from bot.timeutil import utcnow
 from bot.web import auth
 from bot.web.security import EVERYONE, STAFF, Page
 
-FIGURES = ("residents", "messages_in", "answers_shown", "consult_submitted", "deliveries", "activities")
+FIGURES = (
+    "residents",
+    "messages_in",
+    "answers_shown",
+    "consult_submitted",
+    "deliveries",
+    "activities",
+)
 WAITING_LIMIT = 10
 
 
@@ -39,11 +46,16 @@ def _figures(page: Page) -> list[tuple[str, list[tuple[str, object]]]]:
 def _waiting(page: Page):
     counts = dict(
         page.db.exec(
-            select(Case.status, func.count()).where(Case.status.in_(cases.OPEN_STATUSES)).group_by(Case.status)
+            select(Case.status, func.count())
+            .where(Case.status.in_(cases.OPEN_STATUSES))
+            .group_by(Case.status)
         ).all()
     )
     oldest = page.db.exec(
-        select(Case).where(Case.status.in_(("new", "claimed"))).order_by(Case.id).limit(WAITING_LIMIT)
+        select(Case)
+        .where(Case.status.in_(("new", "claimed")))
+        .order_by(Case.id)
+        .limit(WAITING_LIMIT)
     ).all()
     overdue = len(cases.overdue_cases(page.db, utcnow(), page.settings.case_sla_hours))
     return counts, list(oldest), overdue
@@ -64,10 +76,14 @@ def index(page: Page):
     staff = page.role in STAFF
     counts, oldest, overdue = _waiting(page)
     zone = page.settings.zone
-    upcoming = [
-        (row, schedules.title(page.db, row), schedules.describe(schedules.when_of(row), zone))
-        for row in schedules.active(page.db)[:5]
-    ] if staff else []
+    upcoming = (
+        [
+            (row, schedules.title(page.db, row), schedules.describe(schedules.when_of(row), zone))
+            for row in schedules.active(page.db)[:5]
+        ]
+        if staff
+        else []
+    )
     return page.render(
         "overview.html",
         title="概览",

@@ -74,8 +74,11 @@ def chart(page: Page):
         period = period_of(page)
     except periods.PeriodError:
         return Response("时间段无效。", status_code=400)
-    return Response(page.web.figures.chart(page.db, period), media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=60"})
+    return Response(
+        page.web.figures.chart(page.db, period),
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=60"},
+    )
 
 
 def download(page: Page):
@@ -91,14 +94,20 @@ def download(page: Page):
     with tempfile.TemporaryDirectory(prefix="pufa-web-") as folder:
         path = Path(folder) / f"out.{fmt}"
         if fmt == "docx":
-            report.write(figures, path, office=page.settings.office_name,
-                         template=page.settings.report_template)
+            report.write(
+                figures,
+                path,
+                office=page.settings.office_name,
+                template=page.settings.report_template,
+            )
         else:
             export.write(figures, fmt, path)
         data = path.read_bytes()
     page.audit("download", period.slug, fmt)
     log.info("web: %s downloaded %s %s", page.account.name, period.slug, fmt)
-    disposition = f"attachment; filename=\"pufa-{period.slug}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    disposition = (
+        f"attachment; filename=\"pufa-{period.slug}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    )
     return Response(data, media_type=FORMATS[fmt], headers={"Content-Disposition": disposition})
 
 
