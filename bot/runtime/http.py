@@ -14,7 +14,7 @@ from bot.config import ConfigError
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the runner owns SIGINT/SIGTERM."""
 
     @contextlib.contextmanager
@@ -55,7 +55,7 @@ class HttpServer:
             proxy_headers=proxy_headers,
         )
         self.sock = sock
-        self._server = _Server(config)
+        self._server = QuietServer(config)
         self._serving: asyncio.Task | None = None
 
     @property
