@@ -16,7 +16,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.runtime.http import QuietServer
 
@@ -98,6 +98,13 @@ class Browser:
         field = self.driver.find_element(By.ID, element_id)
         field.clear()
         field.send_keys(text)
+
+    def choose(self, element_id: str, value: str) -> None:
+        """Pick the option of a <select> by its value."""
+        Select(self.driver.find_element(By.ID, element_id)).select_by_value(value)
+
+    def visible(self, element_id: str) -> bool:
+        return self.driver.find_element(By.ID, element_id).is_displayed()
 
     def click(self, element_id: str) -> None:
         self.driver.find_element(By.ID, element_id).click()

@@ -34,6 +34,8 @@ NAV = (
     ("/cases", "咨询", security.ADVISERS),
     ("/notices", "通知与推送", security.STAFF),
     ("/activities", "活动", security.STAFF),
+    ("/work", "顾问工作", security.ADVISERS),
+    ("/litigation", "诉讼登记", security.ADVISERS),
     ("/stats", "统计与报表", security.STAFF),
     ("/kb", "问答库", security.STAFF),
     ("/admin/accounts", "用户与角色", security.ADMIN),

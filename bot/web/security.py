@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.models import User, WebAccount
+from bot.services.legal_history import Actor
 from bot.web import auth
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ class Page:
         if flash:
             self.flash(flash, kind)
         return RedirectResponse(url, status_code=303)
+
+    @property
+    def legal_actor(self) -> Actor:
+        """Who the legal records (work log, litigation) name: the linked chat user, else
+        the web account."""
+        return Actor("web", self.actor, label=f"web:{self.account.name}")
 
     def audit(self, action: str, target: str | None = None, detail: str | None = None) -> None:
         auth.audit(self.db, self.account, action, target, detail)

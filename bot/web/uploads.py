@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.messages import Attachment
@@ -58,3 +61,18 @@ def attachment(database_url: str, stored: str, original: str) -> Attachment:
         raise UploadError("附件已不存在，请重新上传。")
     kind = "image" if path.suffix in IMAGE_SUFFIXES else "document"
     return Attachment(kind=kind, filename=clean_filename(original), path=str(path))
+
+
+@contextmanager
+def as_temporary_file(upload, suffix: str = ".xlsx") -> Iterator[Path]:
+    """An uploaded spreadsheet as a file of a generated name in a private temporary folder
+    (the services read paths), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="pufa-web-") as directory:
+        path = Path(directory) / f"upload{suffix}"
+        path.write_bytes(upload.data)
+        yield path
+
+
+def shown_error(message: str, path: Path, upload) -> str:
+    """A service's message about `path`, naming the file as the person uploaded it."""
+    return message.replace(path.name, upload.filename[:64])

@@ -151,3 +151,63 @@ def test_staff_is_refused_an_admin_page_and_an_admin_is_not(browser, engine):
     browser.wait_for_text("操作记录")
     assert "登录" in browser.text()
     browser.shot("admin-audit")
+
+
+def test_an_adviser_on_a_phone_logs_work_registers_a_case_and_a_walk_in(browser, engine):
+    from bot.models import Case, LitigationCase, WorkEntry
+
+    make_account(engine, "lawyer", "adviser")
+    browser.driver.set_window_size(390, 844)  # the adviser is often on a phone
+    browser.sign_in("lawyer", PASSWORD)
+    browser.wait_for_text("概览")
+    browser.open("/work")
+    browser.wait_for_text("登记工作")
+    assert not browser.visible("decision_number")  # only a legality review has one
+    browser.choose("kind", "review")
+    assert browser.visible("decision_number")
+    browser.fill("day", "03/02/2026")  # Chromium's date field takes the locale's order
+    browser.fill("title", "占道经营处罚决定")
+    browser.fill("decision_number", "执罚〔2026〕3号")
+    browser.choose("opinion", "agree")
+    browser.shot("work-form-phone")
+    browser.click("add-work")
+    browser.wait_for_text("已登记")
+    browser.shot("work-phone")
+    browser.driver.set_window_size(1280, 1000)
+
+    browser.open("/litigation")
+    browser.wait_for_text("登记案件")
+    browser.choose("lit-kind", "reconsideration")
+    browser.fill("number", "津和复〔2026〕8号")
+    browser.fill("body", "区人民政府")
+    browser.fill("parties", "赵某申请复议")
+    browser.choose("our_role", "respondent")
+    browser.fill("cause", "政府信息公开")
+    browser.fill("filed_on", "04/01/2026")
+    browser.click("add-litigation")
+    browser.wait_for_text("已登记")
+    browser.shot("litigation-case")
+    browser.open("/litigation")
+    browser.shot("litigation")
+
+    browser.open("/cases")
+    browser.click("walkin-link")
+    browser.wait_for_text("登记窗口、电话咨询")
+    browser.choose("channel", "phone")
+    browser.choose("community", "东风里社区")
+    browser.choose("topic", "借款债务")
+    browser.fill("summary", "借给邻居的钱一直不还，想问能不能起诉")
+    browser.shot("walkin")
+    browser.click("record-walkin")
+    browser.wait_for_text("待法律顾问答复")
+    with Session(engine) as session:
+        entry = session.exec(select(WorkEntry)).one()
+        case = session.exec(select(LitigationCase)).one()
+        walk_in = session.exec(select(Case)).one()
+    assert (entry.kind, str(entry.day), entry.opinion) == ("review", "2026-03-02", "agree")
+    assert (case.kind, case.our_role, str(case.filed_on)) == (
+        "reconsideration",
+        "respondent",
+        "2026-04-01",
+    )
+    assert (walk_in.channel, walk_in.community) == ("phone", "东风里社区")

@@ -11,7 +11,17 @@ from sqlmodel import Session, func, select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from bot.models import CaseEvent, Notice, OutboxMessage, User, WebAccount, WebAudit
+from bot.models import (
+    Case,
+    CaseEvent,
+    LitigationCase,
+    Notice,
+    OutboxMessage,
+    User,
+    WebAccount,
+    WebAudit,
+    WorkEntry,
+)
 from bot.testing.web import (
     XSS,
     app_for,
@@ -32,6 +42,8 @@ DUMMY = {
     "activity_id": "1",
     "question_id": "1",
     "account_id": "1",
+    "entry_id": "1",
+    "case_id": "1",
 }
 
 
@@ -136,12 +148,46 @@ def test_a_forged_csrf_token_changes_nothing(app, engine):
     )
     client.post(f"/cases/{number}/reply", data={"csrf": "forged", "text": "答复"})
     client.post(f"/cases/{number}/close", data={})
+    client.post("/cases/walkin", data={"csrf": "forged", **WALKIN})
+    client.post("/work", data={"csrf": "forged", **WORK})
+    client.post("/litigation", data={"csrf": "forged", **LITIGATION})
     assert (count(engine, Notice), count(engine, OutboxMessage), count(engine, CaseEvent)) == before
+    assert (count(engine, Case), count(engine, WorkEntry), count(engine, LitigationCase)) == (
+        1,
+        0,
+        0,
+    )
+    real = token(client)
+    for path, form in (("/cases/walkin", WALKIN), ("/work", WORK), ("/litigation", LITIGATION)):
+        client.post(path, data={"csrf": real, **form})
+    assert (count(engine, Case), count(engine, WorkEntry), count(engine, LitigationCase)) == (
+        2,
+        1,
+        1,
+    )
     real = token(client)
     client.post(
         "/notices/send", data={"csrf": real, "text": "通知", "audience": "all", "action": "now"}
     )
     assert count(engine, Notice) == before[0] + 1  # the same request with the real token works
+
+
+WALKIN = {"channel": "walk_in", "community": "东风里社区", "topic": "继承遗产",
+          "summary": XSS}  # fmt: skip
+WORK = {"day": "2026-03-02", "kind": "opinion", "title": XSS, "department": "综合办"}
+LITIGATION = {"kind": "civil", "number": "（2026）民初1号", "body": "区法院", "parties": XSS,
+              "our_role": "defendant", "cause": "合同纠纷", "filed_on": "2026-02-01"}  # fmt: skip
+
+
+def test_typed_text_on_the_legal_pages_is_escaped(app, engine):
+    client = client_as(app, engine, "lawyer", "adviser")
+    real = token(client)
+    for path, form in (("/cases/walkin", WALKIN), ("/work", WORK), ("/litigation", LITIGATION)):
+        client.post(path, data={"csrf": real, **form})
+    for path in ("/cases", "/work?year=2026", "/work/1", "/litigation", "/litigation/1"):
+        html = client.get(path).text
+        assert "<script>alert(1)</script>" not in html, path
+        assert "&lt;script&gt;" in html, path
 
 
 def test_sign_in_itself_needs_the_csrf_token(app, engine):
@@ -298,6 +344,8 @@ POLICY = (  # path prefix → who may use it (a change here is a decision, not a
     ("/activities", security.STAFF),
     ("/stats", security.STAFF),
     ("/cases", security.ADVISERS),
+    ("/work", security.ADVISERS),
+    ("/litigation", security.ADVISERS),
     ("/account/", security.EVERYONE),
     ("/logout", security.EVERYONE),
     ("/", security.EVERYONE),

@@ -18,3 +18,13 @@
   });
   update();
 })();
+
+// Work-log form: the decision number and opinion belong to legality reviews only.
+(function () {
+  var kind = document.querySelector("[data-review-toggle]");
+  var block = document.querySelector("[data-review-only]");
+  if (!kind || !block) { return; }
+  function update() { block.hidden = kind.value !== "review"; }
+  kind.addEventListener("change", update);
+  update();
+})();
