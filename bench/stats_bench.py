@@ -117,6 +117,9 @@ def _activities(count: int) -> Iterator[tuple]:
             rng.randrange(300),
             now,
             now,
+            "cadres" if kind == "study" else "residents",
+            rng.randrange(500),
+            "[]",
         )
 
 
@@ -124,7 +127,10 @@ def _activities(count: int) -> Iterator[tuple]:
 USER_COLUMNS = "id, channel, external_id, role, community, unreachable, created_at, last_seen_at"
 LEDGER_COLUMNS = "at, kind, channel, user_id, topic, book, community, ref, value"
 QUESTION_COLUMNS = "at, channel, question, status, feedback, reviewed"
-ACTIVITY_COLUMNS = "day, kind, title, community, topic, attendance, created_at, updated_at"
+ACTIVITY_COLUMNS = (
+    "day, kind, title, community, topic, attendance, created_at, updated_at, audience, materials, "
+    "attachments"
+)  # raw inserts bypass the model's defaults: every NOT NULL column is given
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -174,7 +180,7 @@ def load_sqlite(engine: Engine, rows: int) -> None:
             (fix(q, (0,)) for q in _questions(rows // 50)),
         )
         cursor.executemany(
-            f"INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+            f"INSERT INTO activities ({ACTIVITY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (fix(a, (6, 7)) for a in _activities(300)),
         )
         _create_ledger_indexes(cursor)

@@ -56,7 +56,7 @@ class WebConsole:
             lstrip_blocks=True,
         )
         self.templates.filters["local"] = self.local_time
-        self.figures = FiguresCache(web_settings.figures_ttl)
+        self.figures = FiguresCache(services.engine, web_settings.figures_ttl)
 
     def local_time(self, moment, fmt: str = "%Y-%m-%d %H:%M") -> str:
         from bot.timeutil import as_utc
@@ -146,11 +146,13 @@ class WebServer:
         self.port = sock.getsockname()[1]
         self._http = HttpServer(self.app, sock, proxy_headers=self.web_settings.secure_cookies)
         await self._http.start("web")
+        self.app.state.web.figures.warm(self.app.state.web.services.settings.zone)
         log.info("web console on http://%s:%d/", self.web_settings.host, self.port)
 
     async def stop(self) -> None:
         if self._http is not None:
             await self._http.stop()
+        await asyncio.to_thread(self.app.state.web.figures.close)
 
 
 async def serve_web(services, stop: asyncio.Event, web_settings: WebSettings | None = None) -> None:

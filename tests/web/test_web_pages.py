@@ -419,20 +419,50 @@ def test_the_cli_creates_an_account_and_prints_its_one_time_password(
     assert "desk" in capsys.readouterr().out
 
 
-def test_the_figures_cache_reuses_figures_until_they_are_older_than_the_ttl(engine, settings):
-    from bot.services import periods
+def test_the_figures_cache_serves_fresh_figures_and_refreshes_old_ones_behind_the_page(
+    engine, settings, monkeypatch, caplog
+):
+    from bot.services import periods, stats
     from bot.web.figures import FiguresCache
 
     clock = [0.0]
-    cache = FiguresCache(ttl=60, clock=lambda: clock[0])
+    cache = FiguresCache(engine, ttl=60, clock=lambda: clock[0])
     period = periods.of_year(2026, settings.zone)
-    with Session(engine) as session:
-        first = cache.stats(session, period)
-        clock[0] = 59
-        assert cache.stats(session, period) is first
-        clock[0] = 61
-        assert cache.stats(session, period) is not first
-        assert cache.chart(session, period)[:4] == b"\x89PNG"
+    first = cache.stats(period)  # never asked for: computed in the request
+    clock[0] = 59
+    assert cache.stats(period) is first and not cache.is_stale(period)
+    clock[0] = 61
+    assert cache.stats(period) is first  # old, served at once while the worker computes
+    cache.wait()
+    second = cache.stats(period)
+    assert second is not first and second.generated_at >= first.generated_at
+    assert cache.chart(period)[:4] == b"\x89PNG"
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(stats, "compute", broken)
+    clock[0] = 200
+    assert cache.stats(period) is second  # a failed refresh keeps the last figures
+    cache.wait()
+    assert cache.stats(period) is second and "could not be refreshed" in caplog.text
+    cache.close()
+
+
+def test_warming_computes_the_overviews_periods_and_ttl_zero_turns_the_cache_off(engine, settings):
+    from bot.services import periods
+    from bot.web.figures import FiguresCache, overview_periods
+
+    cache = FiguresCache(engine, ttl=60)
+    cache.warm(settings.zone)
+    cache.wait()
+    for _, period in overview_periods(settings.zone):
+        assert cache._peek(("stats", period.slug)) is not None
+    cache.close()
+    off = FiguresCache(engine, ttl=0)
+    year = periods.of_year(2026, settings.zone)
+    assert off.stats(year) is not off.stats(year)
+    off.close()
 
 
 def test_a_failure_inside_a_page_gets_a_chinese_message_and_is_logged(

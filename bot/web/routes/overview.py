@@ -8,9 +8,10 @@ from sqlmodel import func, select
 
 from bot.models import Case
 from bot.runtime import outbox
-from bot.services import cases, periods, schedules, stats
+from bot.services import cases, schedules, stats
 from bot.timeutil import utcnow
 from bot.web import auth
+from bot.web.figures import overview_periods
 from bot.web.security import EVERYONE, STAFF, Page
 
 FIGURES = (
@@ -24,22 +25,13 @@ FIGURES = (
 WAITING_LIMIT = 10
 
 
-def _periods(page: Page) -> list[tuple[str, periods.Period]]:
-    zone = page.settings.zone
-    today = utcnow().astimezone(zone).date()
-    return [
-        ("今天", periods.date_range(today, today, zone)),
-        ("本月", periods.of_month(today.year, today.month, zone)),
-        ("今年", periods.of_year(today.year, zone)),
-    ]
-
-
-def _figures(page: Page) -> list[tuple[str, list[tuple[str, object]]]]:
-    keys = FIGURES
+def _figures(page: Page) -> list[tuple[str, list[tuple[str, object]], object]]:
+    """(period label, [(figure label, value)], when computed) for today, month, year."""
     result = []
-    for label, period in _periods(page):
-        summary = page.web.figures.stats(page.db, period).summary
-        result.append((label, [(stats.METRICS[k].label, summary.get(k)) for k in keys]))
+    for label, period in overview_periods(page.settings.zone):
+        figures = page.web.figures.stats(period)
+        items = [(stats.METRICS[k].label, figures.summary.get(k)) for k in FIGURES]
+        result.append((label, items, figures.generated_at))
     return result
 
 

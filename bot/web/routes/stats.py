@@ -53,7 +53,7 @@ def index(page: Page):
     except periods.PeriodError as exc:
         page.flash(str(exc), "error")
         period = periods.current_year(page.settings.zone)
-    figures = page.web.figures.stats(page.db, period)
+    figures = page.web.figures.stats(period)
     summary = [(stats.METRICS[k].label, figures.summary[k]) for k in stats.SUMMARY_ORDER]
     return page.render(
         "stats.html",
@@ -65,6 +65,7 @@ def index(page: Page):
         formats=FORMAT_NAMES,
         query=page.request.url.query,
         ttl=page.web.figures.ttl,
+        updating=page.web.figures.is_stale(period),
         **_picker(page),
     )
 
@@ -75,7 +76,7 @@ def chart(page: Page):
     except periods.PeriodError:
         return Response("时间段无效。", status_code=400)
     return Response(
-        page.web.figures.chart(page.db, period),
+        page.web.figures.chart(period),
         media_type="image/png",
         headers={"Cache-Control": "private, max-age=60"},
     )
