@@ -116,7 +116,9 @@ class ChannelRun:
         self.services = None
 
     async def measure(self, texts: list[str], latency: float) -> tuple[float, float, dict]:
-        with RemoteFakeBotAPI(latency=latency) as fake:
+        # a new fake server per measurement, its update ids continuing the last one's (a
+        # reused id would be taken for a redelivery and dropped, as Telegram's would be)
+        with RemoteFakeBotAPI(latency=latency, first_update_id=self.first_chat) as fake:
             settings = Settings(
                 database_url=self.database_url,
                 telegram_token=fake.token,

@@ -36,6 +36,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.models import Schedule, ScheduleStatus
+from bot.runtime import inbox
 from bot.runtime.delivery import complete_pushes
 from bot.services import litigation, schedules
 from bot.timeutil import as_utc, utcnow
@@ -43,6 +44,7 @@ from bot.timeutil import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 30.0
+PRUNE_SECONDS = 3600.0  # received updates past their retention (bot.runtime.inbox)
 JOB_PREFIX = "schedule:"
 
 
@@ -88,6 +90,14 @@ class PublicityScheduler:
             self.litigation_reminders,
             IntervalTrigger(seconds=litigation.REMINDER_SECONDS),
             id="litigation-reminders",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.add_job(
+            self.prune_inbox,
+            IntervalTrigger(seconds=PRUNE_SECONDS),
+            id="inbox-prune",
             replace_existing=True,
             coalesce=True,
             max_instances=1,
@@ -197,6 +207,14 @@ class PublicityScheduler:
                 )
             )
             return {schedule_id: as_utc(run_at) for schedule_id, run_at in rows}
+
+    async def prune_inbox(self) -> int:
+        """Delete the received updates past their retention (bot.runtime.inbox.prune)."""
+        try:
+            return await asyncio.to_thread(inbox.prune, self.engine, now=self.clock())
+        except Exception:
+            log.exception("inbox pruning failed; it is tried again in an hour")
+            return 0
 
     async def litigation_reminders(self) -> int:
         """Queue the due hearing/deadline reminders (issue 15); errors are logged."""

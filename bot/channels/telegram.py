@@ -74,6 +74,7 @@ from bot.runtime.http import HttpServer, listen
 from bot.runtime.inbox import InboxWorker
 from bot.runtime.locks import KeyedLocks
 from bot.services import users
+from bot.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -537,15 +538,20 @@ class TelegramChannel:
 
     @staticmethod
     def _queue_replies(row, owner: str, chat_id: str, session, user, replies) -> None:
-        """In the dispatcher's transaction: the replies into the outbox, the update done."""
+        """In the dispatcher's transaction: the replies into the outbox, the update done.
+
+        The dedup key names the stored update by its id *and* arrival time: Telegram reuses
+        update ids (at random after an idle week, anew with a new token), and the answer to
+        a new update must not be mistaken for the answer to an old one with the same id."""
         elsewhere = None if chat_id == user.external_id else chat_id
+        arrived = f"{as_utc(row.received_at):%Y%m%d%H%M%S%f}"
         for number, reply in enumerate(replies):
             outbox.enqueue(
                 session,
                 user,
                 reply,
                 source=outbox.REPLY_SOURCE,
-                dedup_key=f"{CHANNEL}:u{row.key}:{number}",
+                dedup_key=f"{CHANNEL}:u{row.key}:{arrived}:{number}",
                 chat_id=elsewhere,
             )
         inbox.finish(session, row.id, owner)

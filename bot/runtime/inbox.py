@@ -14,6 +14,13 @@ arrived, and is handled from that row.
   rows, the queued replies and "done" commit together or not at all. A worker that dies
   mid-way leaves the row `handling`; when its lease runs out another worker takes it over
   and the work is done exactly once.
+- Finished rows (done or skipped) are deleted RETENTION after they arrived (`prune`, run
+  hourly by the scheduler). Their only use is to recognise a redelivery, and platforms
+  redeliver within hours (Telegram keeps an unconfirmed update for 24 hours, WeChat retries
+  within 15 seconds). Kept for ever they would swallow new messages: Telegram picks update
+  ids at random after a week without updates (and a new bot token starts another
+  sequence), and a new update whose id matches an old row would be taken for a
+  redelivery. Pruning also keeps residents' texts no longer than the intake needs them.
 - A row that cannot be parsed is `skipped` at once, logged once with its id; one whose
   handling fails is retried with backoff and skipped after MAX_ATTEMPTS. Neither stops the
   intake of anything behind it.
@@ -31,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, text, update
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -46,6 +53,8 @@ PENDING, HANDLING, DONE, SKIPPED = "pending", "handling", "done", "skipped"
 UNFINISHED = (PENDING, HANDLING)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
+RETENTION = timedelta(days=3)  # > any platform's redelivery window, < Telegram's idle week
+PRUNE_BATCH = 5000
 POLL_SECONDS = 0.5
 BATCH = 32
 
@@ -221,6 +230,26 @@ def release_after_failure(engine: Engine, row_id: int, owner: str, reason: str) 
             row.not_before = utcnow() + timedelta(seconds=min(2**row.attempts, 60))
         session.commit()
         return row.status
+
+
+def prune(engine: Engine, *, now: datetime | None = None) -> int:
+    """Delete finished rows older than RETENTION (in batches); returns how many."""
+    cutoff = (now or utcnow()) - RETENTION
+    removed = 0
+    while True:
+        with Session(engine) as session:
+            ids = select(InboxUpdate.id).where(
+                InboxUpdate.status.in_((DONE, SKIPPED)), InboxUpdate.received_at < cutoff
+            )
+            batch = session.execute(ids.limit(PRUNE_BATCH)).scalars().all()
+            if not batch:
+                break
+            session.execute(delete(InboxUpdate).where(InboxUpdate.id.in_(batch)))
+            session.commit()
+            removed += len(batch)
+    if removed:
+        log.info("inbox: pruned %d finished updates older than %s", removed, RETENTION)
+    return removed
 
 
 def backlog(engine: Engine, channel: str | None = None) -> int:

@@ -134,8 +134,10 @@ class FakeBotAPI:
         port: int = 0,
         username: str = "pufa_test_bot",
         latency: float = 0.0,
+        first_update_id: int = 1,
     ) -> None:
         self.token = token
+        self.first_update_id = first_update_id
         self.latency = latency  # seconds each call takes (but getUpdates), like a far server
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
         self.username = username
@@ -144,7 +146,7 @@ class FakeBotAPI:
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._calls: list[tuple[str, dict]] = []
@@ -669,7 +671,15 @@ class RemoteFakeBotAPI(FakeBotAPI):
     def start(self) -> RemoteFakeBotAPI:
         command = [sys.executable, "-m", "bot.testing.fake_telegram", "--port", str(self._port)]
         self._process = subprocess.Popen(
-            [*command, "--token", self.token, "--latency", str(self.latency)],
+            [
+                *command,
+                "--token",
+                self.token,
+                "--latency",
+                str(self.latency),
+                "--first-update-id",
+                str(self.first_update_id),
+            ],  # fmt: skip
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.PIPE,
             text=True,
@@ -913,8 +923,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per call")
+    parser.add_argument("--first-update-id", type=int, default=1)
     args = parser.parse_args()
-    fake = FakeBotAPI(args.token, port=args.port, latency=args.latency).start()
+    fake = FakeBotAPI(
+        args.token, port=args.port, latency=args.latency, first_update_id=args.first_update_id
+    ).start()
     print(f"fake Bot API on {fake.url} (token {fake.token}); Ctrl-C to stop", flush=True)
     try:
         threading.Event().wait()

@@ -643,3 +643,46 @@ async def test_cases_are_never_shown_in_a_group(channel, fake, tg_services):
     with Session(tg_services.engine) as session:
         state = session.exec(select(ConversationState)).all()
     assert state and all("13800138000" not in str(s.data) for s in state)
+
+
+async def test_an_update_id_telegram_reuses_after_the_retention_is_answered(
+    channel, fake, tg_services
+):
+    """Telegram picks update ids at random after a week without updates (and a new token
+    starts another sequence): an old id must not swallow a new message for ever."""
+    from bot.scheduler import PublicityScheduler
+
+    first = fake.text_update(CHAT, "/start")
+    await feed(channel, first)
+    answered = len(fake.messages_to(CHAT))
+    await feed(channel, first)  # a redelivery within the retention: recognised, not redone
+    assert len(fake.messages_to(CHAT)) == answered
+
+    def scheduler_at(days: float) -> PublicityScheduler:
+        at = utcnow() + timedelta(days=days)
+        return PublicityScheduler(tg_services.engine, tg_services.settings, clock=lambda: at)
+
+    assert await scheduler_at(1).prune_inbox() == 0  # still inside the retention
+    await feed(channel, first)
+    assert len(fake.messages_to(CHAT)) == answered
+    assert await scheduler_at(4).prune_inbox() == 1  # past it: the row is gone
+    reused = {**fake.text_update(CHAT, "房东不退押金怎么办"), "update_id": first["update_id"]}
+    await feed(channel, reused)
+    assert len(fake.messages_to(CHAT)) > answered  # a new message, answered
+    with Session(tg_services.engine) as session:
+        (row,) = session.exec(select(inbox.InboxUpdate)).all()
+    assert row.status == inbox.DONE and "押金" in str(row.payload)
+    running = scheduler_at(0)
+    await running.start(paused=True)
+    try:
+        assert running.scheduler.get_job("inbox-prune") is not None  # `bot.py run` prunes hourly
+    finally:
+        running.shutdown()
+
+
+async def test_pruning_keeps_unfinished_updates_whatever_their_age(channel, fake, tg_services):
+    await channel.receive([fake.text_update(CHAT, "房东不退押金怎么办")])  # stored, not handled
+    assert inbox.backlog(tg_services.engine) == 1
+    assert inbox.prune(tg_services.engine, now=utcnow() + timedelta(days=30)) == 0
+    await settle(channel)  # still there to be answered
+    assert inbox.backlog(tg_services.engine) == 0 and fake.messages_to(CHAT)
