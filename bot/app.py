@@ -40,6 +40,8 @@ class Services:
     dispatcher: Dispatcher | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     case_actions: CaseActions | None = None
+    # channel → an object with `async fetch(ref) -> Photo` (pictures residents sent)
+    photos: dict[str, Any] = field(default_factory=dict)
 
 
 def build(
@@ -62,7 +64,22 @@ def build(
     dispatcher.menu = MAIN_MENU
     services.dispatcher = dispatcher
     services.case_actions = _case_actions()
+    services.photos = _photo_sources(settings)
     return services
+
+
+def _photo_sources(settings: Settings) -> dict[str, Any]:
+    """Where the web console fetches residents' pictures back from, per configured channel."""
+    sources: dict[str, Any] = {}
+    if settings.telegram_enabled:
+        from bot.channels.telegram_photos import TelegramPhotos
+
+        sources["telegram"] = TelegramPhotos(settings)
+    if settings.wechat_enabled:
+        from bot.channels.wechat_api import WeChatPhotos
+
+        sources["wechat"] = WeChatPhotos(settings)
+    return sources
 
 
 def _case_actions() -> CaseActions:

@@ -118,3 +118,16 @@ def as_replies(result: Reply | str | list | tuple | None) -> list[Reply]:
     if isinstance(result, Reply | str):
         result = [result]
     return [Reply(item) if isinstance(item, str) else item for item in result]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A picture a resident sent, fetched back from their platform (for the web console)."""
+
+    data: bytes
+    content_type: str
+
+
+class PhotoUnavailable(Exception):
+    """The platform could not hand the picture back (expired, deleted, network); the
+    message is Chinese and says so."""

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.channels.base import DeliveryOutcome
-from bot.messages import Attachment, Button, Reply
+from bot.messages import Attachment, Button, Photo, PhotoUnavailable, Reply
 from bot.services import users
 
 log = logging.getLogger(__name__)
@@ -224,10 +224,53 @@ class WeChatApi:
         message = {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
         await self.call("message/custom/send", payload=message)
 
+    async def download_media(self, media_id: str) -> tuple[bytes, str]:
+        """A temporary media file (a picture a resident sent; WeChat keeps it 3 days):
+        (bytes, content type). An error comes back as JSON instead of the file."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            response = await self.client.get(
+                f"{self.api_url}/cgi-bin/media/get",
+                params={"access_token": token, "media_id": media_id},
+            )
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+            if response.status_code == 200 and kind.startswith("image/"):
+                return response.content, kind
+            data = _json(response)
+            code = int(data.get("errcode") or -1)
+            if code in TOKEN_ERRORS and attempt == 1:
+                await self.tokens.invalidate(token)
+                continue
+            raise ApiError(code, str(data.get("errmsg", "not an image")))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def upload_image(self, filename: str, content: bytes) -> str:
         files = {"media": (filename, content, "application/octet-stream")}
         data = await self.call("media/upload", params={"type": "image"}, files=files)
         return str(data["media_id"])
+
+
+class WeChatPhotos:
+    """Pictures residents sent, fetched back for the web console by their MediaId."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    async def fetch(self, ref: str) -> Photo:
+        if ref.startswith(("http://", "https://")):  # an old PicUrl, not a MediaId
+            raise PhotoUnavailable("这张图片只有微信的图片地址，请在微信中查看。")
+        settings = self.settings
+        api = WeChatApi(settings.wechat_api_url, settings.wechat_appid, settings.wechat_secret)
+        try:
+            data, kind = await api.download_media(ref)
+        except (ApiError, httpx.HTTPError) as exc:
+            log.warning("wechat: photo %s could not be fetched: %s", ref[:40], exc)
+            raise PhotoUnavailable(
+                "微信没有返回这张图片（临时素材只保存 3 天，可能已过期），请在微信中查看。"
+            ) from None
+        finally:
+            await api.aclose()
+        return Photo(data, kind)
 
 
 # --- the Sender the delivery worker drives ------------------------------------------------

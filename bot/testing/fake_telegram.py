@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, unquote, urlencode, urlparse
 
 DEFAULT_TOKEN = "123456789:FAKE-telegram-token_for-tests"
 JSON_PARAMETERS = {
@@ -146,6 +146,7 @@ class FakeBotAPI:
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._updates: list[dict] = []
+        self.files: dict[str, bytes] = {}  # file_id → content, for getFile and downloads
         self._update_ids = itertools.count(first_update_id)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -459,6 +460,8 @@ class FakeBotAPI:
             time.sleep(self.latency)
         if name in SEND_METHODS:
             return self._send(name, params, files)
+        if name == "getfile":
+            return self._get_file(params)
         simple = {
             "getme": lambda: self._bot_user(full=True),
             "deletewebhook": lambda: self._delete_webhook(params),
@@ -477,6 +480,19 @@ class FakeBotAPI:
         if name in EDIT_METHODS:
             return _ok(self._edit(params))
         return _error(404, "Not Found: method not found")
+
+    def _get_file(self, params: dict) -> tuple[int, dict]:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        path = f"photos/{file_id}.jpg"
+        return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                    "file_size": len(self.files[file_id]), "file_path": path})  # fmt: skip
+
+    def file_content(self, path: str) -> bytes | None:
+        """The bytes behind a file_path that getFile handed out."""
+        name = path.removeprefix("photos/").removesuffix(".jpg")
+        return self.files.get(name) if path.startswith("photos/") else None
 
     def _get_updates(self, params: dict) -> tuple[int, dict]:
         if self.webhook is not None:
@@ -794,6 +810,8 @@ def _make_handler(api: FakeBotAPI) -> type[BaseHTTPRequestHandler]:
                 payload = json.loads(body) if body else None
                 status, result = api.control(parts[1], query, payload)
                 return self._reply(status, result)
+            if parts[0] == "file" and len(parts) >= 3 and unquote(parts[1]) == f"bot{api.token}":
+                return self._file("/".join(parts[2:]))
             if len(parts) != 2 or not parts[0].startswith("bot"):
                 return self._reply(*_error(404, "Not Found"))
             if parts[0][3:] != api.token:
@@ -803,6 +821,16 @@ def _make_handler(api: FakeBotAPI) -> type[BaseHTTPRequestHandler]:
             except ValueError as exc:
                 return self._reply(*_error(400, f"Bad Request: {exc}"))
             self._reply(*api.handle(parts[1], params, files))
+
+        def _file(self, path: str) -> None:
+            data = api.file_content(path)
+            if data is None:
+                return self._reply(*_error(404, "Not Found"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _read_body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)

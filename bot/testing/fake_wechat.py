@@ -148,6 +148,7 @@ class FakeWeChatApi:
         self.lock = threading.Condition()
         self.sent: list[dict] = []
         self.uploads: list[dict] = []
+        self.media: dict[str, bytes] = {}  # media_id → a resident's picture, for media/get
         self.token_requests = 0
         self.valid_tokens: set[str] = set()
         self.errors: deque[tuple[int, str]] = deque()
@@ -260,6 +261,13 @@ class FakeWeChatApi:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _file(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def _parts(self) -> tuple[str, dict]:
                 url = urlparse(self.path)
                 return url.path, {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -268,6 +276,15 @@ class FakeWeChatApi:
                 path, query = self._parts()
                 if path == "/cgi-bin/token" and query.get("grant_type") == "client_credential":
                     self._answer(fake._token(query))
+                elif (
+                    path == "/cgi-bin/media/get"
+                    and query.get("access_token") not in fake.valid_tokens
+                ):
+                    self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+                elif path == "/cgi-bin/media/get" and query.get("media_id") in fake.media:
+                    self._file(fake.media[query["media_id"]])
+                elif path == "/cgi-bin/media/get":
+                    self._answer({"errcode": 40007, "errmsg": "invalid media_id"})
                 else:
                     self._answer({"errcode": 40004, "errmsg": f"no such API {path}"})
 

@@ -283,3 +283,78 @@ def test_the_report_form_offers_the_quarter_that_has_just_ended(today, expected)
     from bot.web.routes.litigation import last_finished_quarter
 
     assert last_finished_quarter(date.fromisoformat(today)) == expected
+
+
+# --- a case's pictures ------------------------------------------------------------------------
+PICTURE = b"\xff\xd8\xff\xe0" + b"a resident's photo of the leaking ceiling" * 20
+
+
+def _case_with_photos(engine, channel: str, refs: list[str]) -> str:
+    from zoneinfo import ZoneInfo
+
+    from bot.services import cases as consultations
+    from bot.timeutil import utcnow
+
+    with Session(engine) as session:
+        user = User(channel=channel, external_id="resident-photo")
+        session.add(user)
+        session.flush()
+        case = consultations.create_case(
+            session, user, channel=channel, topic="物业管理", community="东风里社区",
+            description="楼上漏水把我家天花板泡坏了，照片发给您看看", photos=refs, phone=None,
+            consent_at=utcnow(), now=utcnow(), zone=ZoneInfo("Asia/Shanghai"),
+        )  # fmt: skip
+        session.commit()
+        return case.number
+
+
+def test_a_cases_telegram_photos_are_fetched_back_for_the_adviser(database_url, engine, faq_store):
+    from bot.app import build
+    from bot.config import Settings
+    from bot.testing.fake_telegram import FakeBotAPI
+
+    with FakeBotAPI() as fake:
+        settings = Settings(
+            database_url=database_url, telegram_token=fake.token, telegram_api_url=fake.url,
+            _env_file=None,
+        )  # fmt: skip
+        services = build(settings, engine=engine, faq=faq_store, migrate=False)
+        fake.files["photo-ceiling"] = PICTURE
+        number = _case_with_photos(engine, "telegram", ["photo-ceiling", "photo-deleted"])
+        client = client_as(app_for(services), engine, "lawyer", "adviser")
+        page = client.get(f"/cases/{number}").text
+        assert f'src="/cases/{number}/photos/0"' in page and f"/cases/{number}/photos/1" in page
+        shown = client.get(f"/cases/{number}/photos/0")
+        assert shown.status_code == 200 and shown.content == PICTURE
+        assert shown.headers["content-type"] == "image/jpeg"
+        assert shown.headers["x-content-type-options"] == "nosniff"
+        gone = client.get(f"/cases/{number}/photos/1")
+        assert gone.status_code == 502 and "可能已过期或被删除" in gone.text
+        for index in ("2", "-1", "x", "99999"):
+            assert client.get(f"/cases/{number}/photos/{index}").status_code == 404
+
+
+def test_a_cases_wechat_photos_are_fetched_back_by_media_id(database_url, engine, faq_store):
+    from bot.app import build
+    from bot.testing.fake_wechat import FakeWeChatApi, wechat_settings
+
+    with FakeWeChatApi() as fake:
+        services = build(
+            wechat_settings(database_url, fake.url, ["wechat:admin"]),
+            engine=engine, faq=faq_store, migrate=False,
+        )  # fmt: skip
+        fake.media["MEDIA_CEILING"] = PICTURE
+        number = _case_with_photos(engine, "wechat", ["MEDIA_CEILING", "MEDIA_EXPIRED"])
+        client = client_as(app_for(services), engine, "lawyer", "adviser")
+        shown = client.get(f"/cases/{number}/photos/0")
+        assert shown.status_code == 200 and shown.content == PICTURE
+        expired = client.get(f"/cases/{number}/photos/1")
+        assert expired.status_code == 502 and "临时素材只保存 3 天" in expired.text
+
+
+def test_photos_of_a_channel_without_a_source_are_listed_not_fetched(app, engine):
+    number = _case_with_photos(engine, "console", ["console-photo-1"])
+    client = client_as(app, engine, "lawyer", "adviser")
+    page = client.get(f"/cases/{number}").text
+    assert "console-photo-1" in page and "/photos/0" not in page
+    assert client.get(f"/cases/{number}/photos/0").status_code == 404

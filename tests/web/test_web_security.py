@@ -44,6 +44,7 @@ DUMMY = {
     "account_id": "1",
     "entry_id": "1",
     "case_id": "1",
+    "index": "0",
 }
 
 

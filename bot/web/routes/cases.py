@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import anyio.from_thread
 from sqlmodel import select
+from starlette.responses import Response
 
+from bot.messages import PhotoUnavailable
 from bot.models import Case, User
 from bot.routing import Context
 from bot.services import cases
@@ -123,7 +126,33 @@ def case_page(page: Page):
         event_names=cases.EVENT_NAMES,
         status_names=cases.STATUS_NAMES,
         max_reply=MAX_REPLY,
+        photos_shown=case.channel in page.services.photos,
     )
+
+
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def photo(page: Page):
+    """One picture of the case, fetched back from the resident's platform on request (the
+    bot keeps only the platform's reference, never a copy)."""
+    case, missing = _case_or_404(page)
+    if missing:
+        return missing
+    raw = page.request.path_params["index"]
+    index = int(raw) if raw.isdigit() and len(raw) < 4 else -1
+    if not 0 <= index < len(case.photos or []):
+        return Response("没有这张图片。", status_code=404)
+    source = page.services.photos.get(case.channel)
+    if source is None:
+        return Response("这个渠道的图片无法在后台查看，请在聊天中查看。", status_code=404)
+    try:
+        picture = anyio.from_thread.run(source.fetch, case.photos[index])
+    except PhotoUnavailable as exc:
+        return Response(str(exc), status_code=502)
+    kind = picture.content_type if picture.content_type in PHOTO_TYPES else "image/jpeg"
+    headers = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+    return Response(picture.data, media_type=kind, headers=headers)
 
 
 def _context(page: Page) -> Context:
@@ -185,4 +214,5 @@ ROUTES = [
     ("/cases/{number}/reply", ADVISERS, reply, ["POST"]),
     ("/cases/{number}/ask", ADVISERS, ask, ["POST"]),
     ("/cases/{number}/close", ADVISERS, close, ["POST"]),
+    ("/cases/{number}/photos/{index}", ADVISERS, photo, ["GET"]),
 ]
