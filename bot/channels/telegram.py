@@ -212,6 +212,7 @@ class TelegramSender:
 
 # --- the channel ---------------------------------------------------------------------------------
 MAX_WEBHOOK_BODY = 1024 * 1024
+POLL_BACKOFF_FIRST = 1.0  # seconds after the first failed getUpdates; doubled each time
 POLL_BACKOFF_MAX = 60.0
 
 
@@ -453,9 +454,9 @@ class TelegramChannel:
                 raise
             except Exception as exc:  # network, Conflict, a database outage …
                 failures += 1
-                delay = min(POLL_BACKOFF_MAX, 2.0 ** (failures - 1))
+                delay = min(POLL_BACKOFF_MAX, POLL_BACKOFF_FIRST * 2.0 ** (failures - 1))
                 level = logging.WARNING if failures < 5 else logging.ERROR
-                log.log(level, "telegram: polling failed (%r); retrying in %.0f s", exc, delay)
+                log.log(level, "telegram: polling failed (%r); retrying in %.1f s", exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
 

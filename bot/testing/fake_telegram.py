@@ -146,6 +146,7 @@ class FakeBotAPI:
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._updates: list[dict] = []
+        self._polling_faults: list[_Fault] = []
         self.files: dict[str, bytes] = {}  # file_id → content, for getFile and downloads
         self._update_ids = itertools.count(first_update_id)
         self._message_ids = itertools.count(1)
@@ -378,6 +379,11 @@ class FakeBotAPI:
         """The next `times` sends to the chat answer `code` (400 BadRequest, 502 …)."""
         self._add_faults(chat_id, _Fault(code, description), times)
 
+    def fail_polling(self, code: int, description: str, times: int = 1) -> None:
+        """The next `times` getUpdates calls answer `code` (502 Bad Gateway, 409 Conflict …)."""
+        with self._cond:
+            self._polling_faults.extend([_Fault(code, description)] * times)
+
     def _add_faults(self, chat_id: int | str, fault: _Fault, times: int) -> None:
         with self._cond:
             self._faults[_chat_key(chat_id)].extend([fault] * times)
@@ -455,6 +461,10 @@ class FakeBotAPI:
                 self._calls.append((name, params))
             self._cond.notify_all()
         if name == "getupdates":
+            with self._cond:
+                fault = self._polling_faults.pop(0) if self._polling_faults else None
+            if fault is not None:
+                return _error(fault.code, fault.description)
             return self._get_updates(params)
         if self.latency:
             time.sleep(self.latency)
@@ -671,6 +681,10 @@ class FakeBotAPI:
         if action == "fail" and chat is not None:
             code, description = int(query["code"]), query.get("description", "Bad Request")
             self.fail(chat, code, description, int(query.get("times", 1)))
+            return 200, True
+        if action == "fail_polling":
+            code, description = int(query["code"]), query.get("description", "Bad Gateway")
+            self.fail_polling(code, description, int(query.get("times", 1)))
             return 200, True
         if action == "stats":
             with self._cond:

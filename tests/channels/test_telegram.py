@@ -686,3 +686,31 @@ async def test_pruning_keeps_unfinished_updates_whatever_their_age(channel, fake
     assert inbox.prune(tg_services.engine, now=utcnow() + timedelta(days=30)) == 0
     await settle(channel)  # still there to be answered
     assert inbox.backlog(tg_services.engine) == 0 and fake.messages_to(CHAT)
+
+
+async def test_failing_getupdates_backs_off_and_intake_resumes(
+    tg_services, fake, monkeypatch, caplog
+):
+    """A Bot API that keeps failing is retried after 1, 2, 4 … s (here scaled down), not in
+    a tight loop; when it recovers, what was waiting is received and answered."""
+    monkeypatch.setattr(telegram_channel, "POLL_BACKOFF_FIRST", 0.1)
+    fake.fail_polling(502, "Bad Gateway", times=5)
+    fake.push(fake.text_update(CHAT, "/start"))
+    channel = TelegramChannel(tg_services, rate_limited=False)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="bot.channels.telegram"):
+        async with live(channel):
+            (message,) = await asyncio.to_thread(fake.wait_for_messages, CHAT, 1, 20)
+            elapsed = time.monotonic() - started
+    assert "普法助手" in message.text
+    delays = [
+        float(r.getMessage().rsplit("retrying in ", 1)[1].split()[0])
+        for r in caplog.records
+        if "polling failed" in r.getMessage()
+    ]
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1.6]  # doubling, one line per failure
+    assert elapsed >= sum(delays) - 0.05
+    assert fake.call_count("getUpdates") <= 5 + 3  # the five failures, then a few polls
+    assert [r.levelno for r in caplog.records if "polling failed" in r.getMessage()][-1] == (
+        logging.ERROR
+    )  # the fifth failure in a row is an error, not a warning
