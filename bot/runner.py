@@ -103,7 +103,7 @@ def _scheduling(services: Services):
             await stop_work.wait()
         finally:
             services.extra.pop("scheduler", None)
-            scheduler.shutdown()
+            await scheduler.stop()
 
     return work
 

@@ -108,6 +108,14 @@ class PublicityScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
+    async def stop(self) -> None:
+        """Stop firing, then wait for the job under way (every job holds the lock): a job
+        cut off by the process's exit would log its cancellation as a failure, and its
+        thread would go on writing after the event loop is gone."""
+        self.shutdown()
+        async with self._lock:
+            pass
+
     def nudge(self) -> None:
         """Re-read the rows soon (thread-safe: handlers call it after their commit)."""
         if self._loop is not None and not self._loop.is_closed():
@@ -210,11 +218,12 @@ class PublicityScheduler:
 
     async def prune_inbox(self) -> int:
         """Delete the received updates past their retention (bot.runtime.inbox.prune)."""
-        try:
-            return await asyncio.to_thread(inbox.prune, self.engine, now=self.clock())
-        except Exception:
-            log.exception("inbox pruning failed; it is tried again in an hour")
-            return 0
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(inbox.prune, self.engine, now=self.clock())
+            except Exception:
+                log.exception("inbox pruning failed; it is tried again in an hour")
+                return 0
 
     async def litigation_reminders(self) -> int:
         """Queue the due hearing/deadline reminders (issue 15); errors are logged."""
@@ -251,10 +260,11 @@ class PublicityScheduler:
         digest = _digest_function()
         if digest is None:
             return
-        try:
-            await asyncio.to_thread(digest, self.engine, self.settings, self.clock())
-        except Exception:
-            log.exception("the consultation daily digest failed")
+        async with self._lock:
+            try:
+                await asyncio.to_thread(digest, self.engine, self.settings, self.clock())
+            except Exception:
+                log.exception("the consultation daily digest failed")
 
 
 def _digest_function():

@@ -440,3 +440,26 @@ async def test_the_runner_runs_the_scheduler_beside_the_delivery_workers(
         channel.sent[0] == ("555", channel.sent[0][1]) and "停机时到点的通知" in channel.sent[0][1]
     )
     assert channel.sent[1][0] == "777" and "送达报告" in channel.sent[1][1]
+
+
+async def test_stopping_waits_for_the_job_under_way(engine, settings, monkeypatch):
+    """A job cut off by the process's exit logged a cancellation traceback (and its thread
+    went on writing): `stop` lets it finish first."""
+    import bot.scheduler as scheduler_module
+
+    finished = []
+
+    def slow_completion(engine_, now):
+        import time
+
+        time.sleep(0.3)
+        finished.append(now)
+
+    scheduler = PublicityScheduler(engine, settings)
+    await scheduler.start(paused=True)
+    monkeypatch.setattr(scheduler_module, "complete_pushes", slow_completion)
+    job = asyncio.create_task(scheduler.sync())
+    await asyncio.sleep(0.05)  # the job is inside its thread now
+    await scheduler.stop()
+    assert finished and job.done() and job.exception() is None
+    assert not scheduler.scheduler.running
