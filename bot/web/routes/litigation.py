@@ -17,10 +17,9 @@ from starlette.responses import Response
 from bot.models import User
 from bot.services import legal_history, litigation, litigation_report, periods
 from bot.services.litigation import LitigationError
-from bot.services.sheet_import import SheetError
 from bot.timeutil import utcnow
-from bot.web import uploads
-from bot.web.security import ADVISERS, Page, Upload
+from bot.web.routes._sheets import checked_import
+from bot.web.security import ADVISERS, Page
 
 log = logging.getLogger(__name__)
 
@@ -178,31 +177,17 @@ def close(page: Page):
 
 
 def import_file(page: Page):
-    upload = page.form.get("file")
-    if not isinstance(upload, Upload):
-        return page.redirect("/litigation", "请选择一个 Excel 文件（.xlsx）。", "error")
     zone = page.settings.zone
-    with uploads.as_temporary_file(upload) as path:
-        try:
-            report = litigation.check_import(page.db, str(path), zone)
-        except SheetError as exc:
-            log.info("web: litigation import of %s refused: %s", upload.filename, exc)
-            message = uploads.shown_error(str(exc), path, upload)
-            return page.redirect("/litigation", message, "error")
-    saved = []
-    if not report.errors:
+
+    def save(report) -> list[str]:
         found = litigation.import_rows(page.db, report, page.legal_actor, zone=zone, now=utcnow())
-        saved = [litigation.describe(case) for case in found]
-        page.audit("litigation_imported", upload.filename[:64], f"{len(saved)} 件导入")
-    return page.render(
-        "legal_import.html",
-        title="导入结果",
-        report=report,
-        saved=saved,
-        filename=upload.filename,
-        noun="案件",
-        back=("/litigation", "诉讼登记"),
-    )
+        return [litigation.describe(case) for case in found]
+
+    return checked_import(
+        page, back=("/litigation", "诉讼登记"), noun="案件",
+        check=lambda path: litigation.check_import(page.db, path, zone), save=save,
+        audit_action="litigation_imported",
+    )  # fmt: skip
 
 
 def quarterly_report(page: Page):

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 
 from bot.services import legal_history, legal_stats, periods, worklog
-from bot.services.sheet_import import SheetError
 from bot.timeutil import utcnow
-from bot.web import uploads
-from bot.web.security import ADVISERS, Page, Upload
+from bot.web.routes._sheets import checked_import
+from bot.web.security import ADVISERS, Page
 
 log = logging.getLogger(__name__)
 
@@ -137,29 +136,13 @@ def delete(page: Page):
 
 
 def import_file(page: Page):
-    upload = page.form.get("file")
-    if not isinstance(upload, Upload):
-        return page.redirect("/work", "请选择一个 Excel 文件（.xlsx）。", "error")
-    with uploads.as_temporary_file(upload) as path:
-        try:
-            report = worklog.check_import(str(path))
-        except SheetError as exc:
-            log.info("web: work import of %s refused: %s", upload.filename, exc)
-            return page.redirect("/work", uploads.shown_error(str(exc), path, upload), "error")
-    saved = []
-    if not report.errors:
-        saved = worklog.import_rows(page.db, report, page.legal_actor)
-        page.db.flush()
-        page.audit("work_imported", upload.filename[:64], f"{len(saved)} 行导入")
-    return page.render(
-        "legal_import.html",
-        title="导入结果",
-        report=report,
-        saved=[worklog.describe(entry) for entry in saved],
-        filename=upload.filename,
-        noun="工作记录",
-        back=("/work", "顾问工作"),
-    )
+    def save(report) -> list[str]:
+        return [worklog.describe(e) for e in worklog.import_rows(page.db, report, page.legal_actor)]
+
+    return checked_import(
+        page, back=("/work", "顾问工作"), noun="工作记录", check=worklog.check_import,
+        save=save, audit_action="work_imported",
+    )  # fmt: skip
 
 
 ROUTES = [
