@@ -10,6 +10,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
+
+from starlette.responses import Response
 
 from bot.messages import Attachment
 from bot.services.export import export_dir
@@ -76,3 +79,9 @@ def as_temporary_file(upload, suffix: str = ".xlsx") -> Iterator[Path]:
 def shown_error(message: str, path: Path, upload) -> str:
     """A service's message about `path`, naming the file as the person uploaded it."""
     return message.replace(path.name, upload.filename[:64])
+
+
+def download(data: bytes, media_type: str, ascii_name: str, name: str) -> Response:
+    """A file to save: `name` (Chinese) for browsers that read RFC 5987, `ascii_name` else."""
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(data, media_type=media_type, headers={"Content-Disposition": disposition})

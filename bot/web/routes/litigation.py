@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 from sqlmodel import select
 from starlette.responses import Response
@@ -18,6 +17,7 @@ from bot.models import User
 from bot.services import legal_history, litigation, litigation_report, periods
 from bot.services.litigation import LitigationError
 from bot.timeutil import utcnow
+from bot.web import uploads
 from bot.web.routes._sheets import checked_import
 from bot.web.security import ADVISERS, Page
 
@@ -207,11 +207,12 @@ def quarterly_report(page: Page):
         )
         data = path.read_bytes()
     page.audit("litigation_report", period.slug, fmt)
-    name = f"诉讼和行政复议季报-{period.slug}.{fmt}"
-    disposition = (
-        f"attachment; filename=\"litigation-{period.slug}.{fmt}\"; filename*=UTF-8''{quote(name)}"
+    return uploads.download(
+        data,
+        FORMATS[fmt],
+        f"litigation-{period.slug}.{fmt}",
+        f"诉讼和行政复议季报-{period.slug}.{fmt}",
     )
-    return Response(data, media_type=FORMATS[fmt], headers={"Content-Disposition": disposition})
 
 
 ROUTES = [

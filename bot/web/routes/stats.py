@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 from starlette.responses import Response
 
 from bot.services import export, periods, report, stats
 from bot.timeutil import utcnow
+from bot.web import uploads
 from bot.web.security import STAFF, Page
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,7 @@ def download(page: Page):
         data = path.read_bytes()
     page.audit("download", period.slug, fmt)
     log.info("web: %s downloaded %s %s", page.account.name, period.slug, fmt)
-    disposition = (
-        f"attachment; filename=\"pufa-{period.slug}.{fmt}\"; filename*=UTF-8''{quote(name)}"
-    )
-    return Response(data, media_type=FORMATS[fmt], headers={"Content-Disposition": disposition})
+    return uploads.download(data, FORMATS[fmt], f"pufa-{period.slug}.{fmt}", name)
 
 
 ROUTES = [
