@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 
 from bot.models import Activity, FaqQuestion, Notice, OutboxMessage, Push, Schedule, WebAudit
 from bot.services import cases as consultations
+from bot.services import periods, stats
 from bot.testing import REPO
 from bot.testing.web import (
     app_for,
@@ -277,6 +279,23 @@ def test_activities_add_edit_delete(staff, engine):
     with Session(engine) as session:
         activity = session.exec(select(Activity)).one()
     assert activity.attendance == 60
+    staff.post(
+        "/activities",
+        data={
+            "csrf": csrf, "day": "2026-03-10", "kind": "study", "title": "领导班子学法",
+            "attendance": "18", "audience": "cadres", "materials": "40",
+            "site": "东风里社区法治文化广场", "series": "大赵讲纪、小赵说法", "lecturer": "法律顾问",
+        },
+    )  # fmt: skip
+    with Session(engine) as session:
+        study = session.exec(select(Activity).where(Activity.title == "领导班子学法")).one()
+        figures = stats.compute(session, periods.of_year(2026, ZoneInfo("Asia/Shanghai")))
+    assert (study.audience, study.materials, study.site) == ("cadres", 40, "东风里社区法治文化广场")
+    assert (study.series, study.lecturer) == ("大赵讲纪、小赵说法", "法律顾问")
+    assert figures.summary["study_activities"] == 1 and figures.summary["materials"] == 40
+    listed = staff.get("/activities?year=2026").text
+    assert "机关干部" in listed and "大赵讲纪、小赵说法" in listed
+    staff.post(f"/activities/{study.id}/delete", data={"csrf": csrf})
     staff.post(
         f"/activities/{activity.id}",
         data={

@@ -13,7 +13,8 @@ from bot.web.security import STAFF, Page, Upload
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("day", "kind", "title", "community", "topic", "attendance", "notes")
+FIELDS = ("day", "kind", "title", "community", "topic", "attendance", "notes", "audience",
+          "materials", "site", "series", "lecturer")  # fmt: skip
 IMPORT_LIMIT = 2000
 
 
@@ -26,6 +27,11 @@ def _draft(values) -> activities.Draft:
         community=values("community") or None,
         topic=values("topic") or None,
         notes=values("notes") or None,
+        audience=values("audience") or None,
+        materials=values("materials") or None,
+        site=values("site") or None,
+        series=values("series") or None,
+        lecturer=values("lecturer") or None,
     )
 
 
@@ -44,7 +50,9 @@ def index(page: Page, **extra):
         rows=rows,
         period=period,
         kinds=activities.KINDS,
+        audiences=activities.AUDIENCES,
         communities=page.settings.communities,
+        sites=page.settings.sites,
         form=extra.pop("form", {}),
         **extra,
     )
@@ -77,7 +85,9 @@ def edit_form(page: Page):
         title=f"修改活动 #{activity.id}",
         activity=activity,
         kinds=activities.KINDS,
+        audiences=activities.AUDIENCES,
         communities=page.settings.communities,
+        sites=page.settings.sites,
     )
 
 
