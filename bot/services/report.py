@@ -348,10 +348,14 @@ def table_rows(stats: Stats) -> list[tuple[str, str]]:
 
 
 def note(stats: Stats) -> str:
-    period = stats.period
+    """Where the draft comes from and what it covers: up to today while the period runs."""
+    period, last = stats.period, as_of(stats)
+    running = "（截至生成之日）" if last < period.last_day else ""
     return (
         f"（本稿由普法助手根据系统记录和登记的线下活动自动生成，统计范围为"
-        f"{period.start.isoformat()}至{period.last_day.isoformat()}（{period.zone.key}），请核对后使用。）"
+        f"{period.start.isoformat()}至{last.isoformat()}{running}（{period.zone.key}），"
+        "请核对后使用。各部分序号与年度法治政府建设情况报告一致，可直接粘贴；"
+        "（一）等其余部分请按实际情况撰写。）"
     )
 
 

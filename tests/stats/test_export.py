@@ -368,6 +368,8 @@ def test_report_says_as_of_today_while_the_period_runs(generated):
     assert "截至2026年12月4日" in report.to_markdown(running)
     closed = dataclasses.replace(figures, generated_at=datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
     assert "截至2026年12月31日" in report.to_markdown(closed)
+    assert "统计范围为2026-01-01至2026-12-04（截至生成之日）" in report.note(running)
+    assert "统计范围为2026-01-01至2026-12-31（Asia/Shanghai）" in report.note(closed)
 
 
 def test_office_template_is_used(generated, tmp_path):
