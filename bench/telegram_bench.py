@@ -10,7 +10,9 @@ question and ledger rows in the database (SQLite in a temporary folder unless --
 is given), then the answer queued in the outbox and sent by the delivery worker at 30 messages/s (Telegram's
 own ceiling, so the channel cannot go faster than that by design), rendered with inline
 keyboards. The echo bot is PTB's minimal
-`reply_text(text)` handler with the same update concurrency.
+`reply_text(text)` handler with the same update concurrency, unpaced. Both lines print the
+messages sent per second too: the channel's figure beside its 30/s pace is how close it
+runs to the ceiling.
 
 Each pair is measured at every --latency (seconds the fake server takes per call): 0 shows
 the CPU cost per update; 0.05 is closer to a real Bot API, where handling updates
@@ -50,6 +52,7 @@ from bot.testing.fake_telegram import RemoteFakeBotAPI  # noqa: E402
 from faq.store import FaqStore  # noqa: E402
 
 DEV_SET = REPO.parent / "shared" / "eval" / "dev.jsonl"
+PACE = 30  # messages/s: Telegram's ceiling for a bot, the pace the delivery worker keeps
 
 
 def questions(count: int) -> list[str]:
@@ -64,17 +67,20 @@ def questions(count: int) -> list[str]:
 
 
 async def measure(fake: RemoteFakeBotAPI, texts: list[str], first_chat: int, start, stop):
-    """Queue one update per chat; return updates/s until every chat has been answered."""
+    """Queue one update per chat; (updates/s, messages sent/s) until every chat has been
+    answered (an answer with its keyboard may be more than one message)."""
     await start()
     try:
         updates = [fake.text_update(first_chat + i, text) for i, text in enumerate(texts)]
+        sent_before = fake.sent_count()
         began = time.perf_counter()
         fake.push_many(updates)
         await asyncio.to_thread(fake.wait_until, lambda: fake.chat_count() >= len(texts), 600.0)
         elapsed = time.perf_counter() - began
+        sent = fake.sent_count() - sent_before
     finally:
         await stop()
-    return len(texts) / elapsed
+    return len(texts) / elapsed, sent / elapsed
 
 
 async def bench_echo(texts: list[str], concurrency: int, latency: float) -> float:
@@ -123,7 +129,7 @@ class ChannelRun:
                 database_url=self.database_url,
                 telegram_token=fake.token,
                 telegram_api_url=fake.url,
-                telegram_rate=30,  # the outbox paces answers at Telegram's own ceiling
+                telegram_rate=PACE,  # the outbox paces answers at Telegram's own ceiling
                 _env_file=None,
             )
             if self.services is None:
@@ -151,9 +157,9 @@ class ChannelRun:
                 await asyncio.gather(*running)
                 await channel.stop()
 
-            rate = await measure(fake, texts, first, start, finish)
+            rates = await measure(fake, texts, first, start, finish)
             per_update = (ledger_rows(self.services.engine) - before) / len(texts)
-            return rate, per_update, answer_kinds(fake, first, len(texts))
+            return rates, per_update, answer_kinds(fake, first, len(texts))
 
     def close(self) -> None:
         if self.services is not None:
@@ -192,15 +198,18 @@ async def run(args: argparse.Namespace) -> None:
         channel = ChannelRun(database_url, args.concurrency)
         try:
             for latency in latencies:
-                echo = await bench_echo(texts, args.concurrency, latency)
-                rate, ledger_per_update, kinds = await channel.measure(texts, latency)
+                echo, echo_sent = await bench_echo(texts, args.concurrency, latency)
+                (rate, sent), ledger_per_update, kinds = await channel.measure(texts, latency)
                 replies = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
                 print(f"Bot API latency {latency * 1000:.0f} ms:")
-                print(f"  bare python-telegram-bot echo handler    {echo:7.1f} updates/s")
+                print(
+                    f"  bare python-telegram-bot echo handler    {echo:7.1f} updates/s"
+                    f"  {echo_sent:6.1f} messages/s (no pacing)"
+                )
                 print(
                     f"  pufa-bot channel (FAQ answers + ledger)  {rate:7.1f} updates/s"
-                    f"  ({rate / echo:.0%} of echo; {ledger_per_update:.1f} ledger rows per"
-                    f" update; replies: {replies})"
+                    f"  {sent:6.1f} messages/s (paced at {PACE}/s, Telegram's ceiling)"
+                    f"  ({ledger_per_update:.1f} ledger rows per update; replies: {replies})"
                 )
         finally:
             channel.close()
