@@ -7,7 +7,11 @@ changes always go through the Alembic migrations shipped in `bot/migrations`.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -66,10 +70,47 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (idempotent): one linear chain."""
+    """Apply migrations up to `revision` (idempotent): one linear chain. Processes started
+    together on one database (several `bot.py run` behind a load balancer) take turns: the
+    first migrates, the others then find nothing to do."""
     config = alembic_config(engine)
-    _join_former_heads(engine, ScriptDirectory.from_config(config))
-    command.upgrade(config, revision)
+    with migration_lock(engine):
+        _join_former_heads(engine, ScriptDirectory.from_config(config))
+        command.upgrade(config, revision)
+
+
+def advisory_key(name: str, schema: str) -> int:
+    """A stable PostgreSQL advisory-lock key for `name` in one schema (advisory locks are
+    per database, and several deployments or test runs may share one in other schemas)."""
+    return zlib.crc32(f"pufa-bot:{schema}:{name}".encode()) | (0x5055 << 32)
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held while migrating: a PostgreSQL advisory lock on a connection of its own, or a
+    lock on a file beside a SQLite database; a second process waits for the first."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+            key = advisory_key("migrations", schema)
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+        return
+    database = make_url(str(engine.url)).database
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrations.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _join_former_heads(engine: Engine, scripts: ScriptDirectory) -> None:

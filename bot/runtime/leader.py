@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -28,16 +27,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db import advisory_key
+
 log = logging.getLogger(__name__)
 
 STANDBY_SECONDS = 2.0
 HEALTH_SECONDS = 5.0
 
 
-def lock_id(name: str, schema: str) -> int:
-    """A stable advisory-lock key for a role in one schema (advisory locks are per
-    database, and several deployments or test runs may share one in different schemas)."""
-    return zlib.crc32(f"pufa-bot:{schema}:{name}".encode()) | (0x5055 << 32)
+lock_id = advisory_key  # a role's key: the role's name in the schema
 
 
 class Role:

@@ -93,3 +93,28 @@ def test_db_revision_generates_an_empty_migration_on_a_fresh_database(
     assert f"Revises: {current_head}" in body
     upgrade = body[body.index("def upgrade") : body.index("def downgrade")]
     assert "op." not in upgrade, upgrade
+
+
+def test_processes_started_together_on_a_fresh_database_take_turns_migrating(database_url):
+    """Several `bot.py run` behind a load balancer start at once: without a lock one of
+    them failed half-way ("relation already exists") on PostgreSQL."""
+    import subprocess
+    import sys
+
+    from bot.testing import REPO
+
+    code = f"from bot import db; db.upgrade(db.make_engine({database_url!r}))"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
+    engine = db.make_engine(database_url)
+    try:
+        assert (
+            db.current_revision(engine)
+            == ScriptDirectory.from_config(db.alembic_config(engine)).get_current_head()
+        )
+    finally:
+        engine.dispose()
