@@ -65,3 +65,35 @@ def test_keyed_locks_serialise_one_key_and_are_dropped_when_unused():
     assert order.index("1-") < order.index("2+")  # one key: one at a time, in order
     assert order.index("3+") < order.index("1-")  # another key does not wait
     assert len(locks) == 0
+
+
+async def test_webhook_connections_send_without_waiting_for_delayed_acks():
+    """asyncio turns Nagle's algorithm off only for sockets that say they are TCP; with proto
+    0 every webhook answer and console page waited 40 ms for the client's delayed ACK."""
+    import socket
+
+    from bot.runtime.http import HttpServer, listen
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = listen("127.0.0.1", 0, "PUFA_TEST_PORT")
+    assert sock.proto == socket.IPPROTO_TCP
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    server = HttpServer(app, sock)
+    await server.start("test")
+    try:
+        host, port = server.address
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        connections = server._server.server_state.connections  # uvicorn's open connections
+        accepted = [c.transport.get_extra_info("socket") for c in connections]
+        assert accepted and all(
+            s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted
+        )
+        writer.close()
+    finally:
+        await server.stop()
