@@ -200,11 +200,20 @@ class WeChatApi:
             request["content"] = json.dumps(payload, ensure_ascii=False).encode()
             request["headers"] = {"Content-Type": "application/json; charset=utf-8"}
         extra = request.pop("params", {})
+        url = f"{self.api_url}/cgi-bin/{path}"
+        return await self._with_token(
+            lambda token: self.client.post(url, params={"access_token": token, **extra}, **request)
+        )
+
+    async def _with_token(self, send, accept=None):
+        """`send(token)` with the access token; a rejected token is refreshed and the request
+        sent once more. `accept(response)` may take a response that is not an API answer (a
+        file); anything else is the API's JSON, returned when its errcode is 0."""
         for attempt in (1, 2):
             token = await self.tokens.get()
-            response = await self.client.post(
-                f"{self.api_url}/cgi-bin/{path}", params={"access_token": token, **extra}, **request
-            )
+            response = await send(token)
+            if accept is not None and (taken := accept(response)) is not None:
+                return taken
             data = _json(response)
             code = int(data.get("errcode") or 0)
             if code in TOKEN_ERRORS and attempt == 1:
@@ -227,22 +236,22 @@ class WeChatApi:
     async def download_media(self, media_id: str) -> tuple[bytes, str]:
         """A temporary media file (a picture a resident sent; WeChat keeps it 3 days):
         (bytes, content type). An error comes back as JSON instead of the file."""
-        for attempt in (1, 2):
-            token = await self.tokens.get()
-            response = await self.client.get(
-                f"{self.api_url}/cgi-bin/media/get",
-                params={"access_token": token, "media_id": media_id},
-            )
+
+        def image(response: httpx.Response) -> tuple[bytes, str] | None:
             kind = response.headers.get("Content-Type", "").split(";")[0].strip()
-            if response.status_code == 200 and kind.startswith("image/"):
-                return response.content, kind
-            data = _json(response)
-            code = int(data.get("errcode") or -1)
-            if code in TOKEN_ERRORS and attempt == 1:
-                await self.tokens.invalidate(token)
-                continue
-            raise ApiError(code, str(data.get("errmsg", "not an image")))
-        raise AssertionError("unreachable")  # pragma: no cover
+            ok = response.status_code == 200 and kind.startswith("image/")
+            return (response.content, kind) if ok else None
+
+        url = f"{self.api_url}/cgi-bin/media/get"
+        found = await self._with_token(
+            lambda token: self.client.get(
+                url, params={"access_token": token, "media_id": media_id}
+            ),
+            accept=image,
+        )
+        if not isinstance(found, tuple):
+            raise ApiError(-1, "not an image")
+        return found
 
     async def upload_image(self, filename: str, content: bytes) -> str:
         files = {"media": (filename, content, "application/octet-stream")}

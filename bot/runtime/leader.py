@@ -35,9 +35,6 @@ STANDBY_SECONDS = 2.0
 HEALTH_SECONDS = 5.0
 
 
-lock_id = advisory_key  # a role's key: the role's name in the schema
-
-
 class Role:
     """One exclusive role; `acquire` never blocks."""
 
@@ -64,7 +61,7 @@ class Role:
         connection = self.engine.connect()
         try:
             schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
-            self._key = lock_id(self.name, schema)
+            self._key = advisory_key(self.name, schema)
             got = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
             ).scalar()
