@@ -93,6 +93,7 @@ def add(page: Page):
     try:
         case = litigation.add(page.db, litigation.draft(page.db, values), page.legal_actor)
     except LitigationError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         page.flash(str(exc), "error")
         return index(page, form=values, status_code=400)
     page.audit("litigation_added", f"litigation:{case.id}", litigation.describe(case)[:200])
@@ -137,6 +138,7 @@ def edit(page: Page):
     try:
         litigation.update(page.db, case.id, _values(page), page.legal_actor)
     except LitigationError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         return page.redirect(f"/litigation/{case.id}", str(exc), "error")
     page.audit("litigation_updated", f"litigation:{case.id}", litigation.describe(case)[:200])
     return page.redirect(f"/litigation/{case.id}", f"已修改：{litigation.describe(case)}")
@@ -153,6 +155,7 @@ def add_date(page: Page):
             page.legal_actor, zone=page.settings.zone,
         )  # fmt: skip
     except LitigationError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         return page.redirect(f"/litigation/{case.id}", str(exc), "error")
     what = litigation.DATE_KINDS[row.kind]
     page.audit("litigation_date", f"litigation:{case.id}", f"{what} {at}")
@@ -171,6 +174,7 @@ def close(page: Page):
             page.db, case.id, page.value("closed_on"), page.value("outcome"), page.legal_actor
         )
     except LitigationError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         return page.redirect(f"/litigation/{case.id}", str(exc), "error")
     page.audit("litigation_closed", f"litigation:{case.id}", case.outcome[:200])
     return page.redirect(f"/litigation/{case.id}", f"已结案：{litigation.describe(case)}")

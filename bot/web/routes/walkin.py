@@ -47,6 +47,7 @@ def record(page: Page):
             resident_name=values["resident_name"] or None,
         )
     except walkin.WalkinError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         page.flash(str(exc), "error")
         return form(page, values, status_code=400)
     case = walkin.record(page.db, data, recorder=page.actor, now=now, zone=zone)

@@ -75,6 +75,7 @@ def add(page: Page):
     try:
         entry = worklog.add(page.db, _draft(values), page.legal_actor)
     except worklog.WorkError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         page.flash(str(exc), "error")
         return index(page, form=values, status_code=400)
     page.db.flush()
@@ -120,6 +121,7 @@ def edit(page: Page):
         changes = {name: getattr(data, name) for name in FIELDS}
         worklog.update(page.db, entry.id, changes, page.legal_actor)
     except worklog.WorkError as exc:
+        log.info("web: %s refused on %s: %s", page.account.name, page.request.url.path, exc)
         return page.redirect(f"/work/{entry.id}", str(exc), "error")
     page.audit("work_updated", f"work:{entry.id}", worklog.describe(entry)[:200])
     return page.redirect("/work", f"已修改：{worklog.describe(entry)}")
