@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -48,6 +49,18 @@ PRUNE_SECONDS = 3600.0  # received updates past their retention (bot.runtime.inb
 JOB_PREFIX = "schedule:"
 
 
+def _job(method):
+    """A scheduler job: it does nothing once the scheduler is stopping (see `stop`)."""
+
+    @functools.wraps(method)
+    async def run(self, *args, **kwargs):
+        if self._stopping:
+            return None
+        return await method(self, *args, **kwargs)
+
+    return run
+
+
 class PublicityScheduler:
     def __init__(
         self,
@@ -65,6 +78,7 @@ class PublicityScheduler:
         self.sync_seconds = sync_seconds
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._lock = asyncio.Lock()
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -112,7 +126,9 @@ class PublicityScheduler:
         """Stop firing, then wait for the job under way (every job holds the lock): a job
         cut off by the process's exit would log its cancellation as a failure, and its
         thread would go on writing after the event loop is gone."""
+        self._stopping = True
         self.shutdown()
+        await asyncio.sleep(0)  # a job task APScheduler created just now starts, sees the flag
         async with self._lock:
             pass
 
@@ -130,6 +146,7 @@ class PublicityScheduler:
             if job.id.startswith(JOB_PREFIX)
         }
 
+    @_job
     async def sync(self) -> None:
         """Mirror the active rows as jobs (add, move, remove); close finished pushes."""
         async with self._lock:
@@ -158,6 +175,7 @@ class PublicityScheduler:
         with contextlib.suppress(JobLookupError):
             self.scheduler.remove_job(f"{JOB_PREFIX}{schedule_id}")
 
+    @_job
     async def run_job(self, schedule_id: int) -> schedules.FireResult | None:
         async with self._lock:
             try:
@@ -216,6 +234,7 @@ class PublicityScheduler:
             )
             return {schedule_id: as_utc(run_at) for schedule_id, run_at in rows}
 
+    @_job
     async def prune_inbox(self) -> int:
         """Delete the received updates past their retention (bot.runtime.inbox.prune)."""
         async with self._lock:
@@ -225,6 +244,7 @@ class PublicityScheduler:
                 log.exception("inbox pruning failed; it is tried again in an hour")
                 return 0
 
+    @_job
     async def litigation_reminders(self) -> int:
         """Queue the due hearing/deadline reminders (issue 15); errors are logged."""
         async with self._lock:
@@ -256,6 +276,7 @@ class PublicityScheduler:
             misfire_grace_time=max(1, int(self.settings.misfire_grace.total_seconds())),
         )
 
+    @_job
     async def _digest(self) -> None:
         digest = _digest_function()
         if digest is None:

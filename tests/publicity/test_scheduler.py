@@ -463,3 +463,17 @@ async def test_stopping_waits_for_the_job_under_way(engine, settings, monkeypatc
     await scheduler.stop()
     assert finished and job.done() and job.exception() is None
     assert not scheduler.scheduler.running
+
+
+async def test_a_job_fired_as_the_scheduler_stops_does_nothing(engine, settings, monkeypatch):
+    """APScheduler may start a job task in the very moment of the stop: it must not begin
+    work that the process's exit would then cut off."""
+    import bot.scheduler as scheduler_module
+
+    ran = []
+    scheduler = PublicityScheduler(engine, settings)
+    await scheduler.start(paused=True)
+    monkeypatch.setattr(scheduler_module, "complete_pushes", lambda *args: ran.append(args))
+    job = asyncio.create_task(scheduler.sync())  # created, not yet started
+    await scheduler.stop()
+    assert job.done() and job.exception() is None and ran == []
