@@ -50,13 +50,22 @@ JOB_PREFIX = "schedule:"
 
 
 def _job(method):
-    """A scheduler job: it does nothing once the scheduler is stopping (see `stop`)."""
+    """A scheduler job: one at a time (the lock), counted while it runs so that `stop` can
+    wait for it, and nothing at all once the scheduler is stopping."""
 
     @functools.wraps(method)
     async def run(self, *args, **kwargs):
         if self._stopping:
             return None
-        return await method(self, *args, **kwargs)
+        task = asyncio.current_task()
+        self._running.add(task)
+        try:
+            async with self._lock:
+                if self._stopping:
+                    return None
+                return await method(self, *args, **kwargs)
+        finally:
+            self._running.discard(task)
 
     return run
 
@@ -79,6 +88,7 @@ class PublicityScheduler:
         self.scheduler = AsyncIOScheduler(timezone=settings.zone)
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._running: set[asyncio.Task] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -123,14 +133,21 @@ class PublicityScheduler:
             self.scheduler.shutdown(wait=False)
 
     async def stop(self) -> None:
-        """Stop firing, then wait for the job under way (every job holds the lock): a job
-        cut off by the process's exit would log its cancellation as a failure, and its
-        thread would go on writing after the event loop is gone."""
+        """Stop firing, let the jobs under way finish, then shut APScheduler down.
+
+        The order matters: APScheduler's asyncio executor cancels the job tasks still
+        running when it shuts down, and a job cut off so logs its cancellation as a failure
+        while its worker thread goes on writing. So: the flag (a job not yet past it does
+        nothing), pause (no new job tasks), wait for the running ones, then shut down."""
         self._stopping = True
-        self.shutdown()
+        if self.scheduler.running:
+            self.scheduler.pause()
         await asyncio.sleep(0)  # a job task APScheduler created just now starts, sees the flag
-        async with self._lock:
-            pass
+        current = asyncio.current_task()
+        while running := self._running - {current}:
+            await asyncio.gather(*running, return_exceptions=True)
+        self.shutdown()
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down in the loop's next round
 
     def nudge(self) -> None:
         """Re-read the rows soon (thread-safe: handlers call it after their commit)."""
@@ -149,15 +166,14 @@ class PublicityScheduler:
     @_job
     async def sync(self) -> None:
         """Mirror the active rows as jobs (add, move, remove); close finished pushes."""
-        async with self._lock:
-            rows = await asyncio.to_thread(self._active_rows)
-            mirrored = self.jobs()
-            for schedule_id, run_at in rows.items():
-                if mirrored.get(schedule_id) != run_at:
-                    self._add_job(schedule_id, run_at)
-            for schedule_id in mirrored.keys() - rows.keys():
-                self._remove_job(schedule_id)
-            await asyncio.to_thread(complete_pushes, self.engine, self.clock())
+        rows = await asyncio.to_thread(self._active_rows)
+        mirrored = self.jobs()
+        for schedule_id, run_at in rows.items():
+            if mirrored.get(schedule_id) != run_at:
+                self._add_job(schedule_id, run_at)
+        for schedule_id in mirrored.keys() - rows.keys():
+            self._remove_job(schedule_id)
+        await asyncio.to_thread(complete_pushes, self.engine, self.clock())
 
     def _add_job(self, schedule_id: int, run_at: datetime) -> None:
         self.scheduler.add_job(
@@ -177,24 +193,21 @@ class PublicityScheduler:
 
     @_job
     async def run_job(self, schedule_id: int) -> schedules.FireResult | None:
-        async with self._lock:
-            try:
-                result = await asyncio.to_thread(
-                    schedules.fire_one,
-                    self.engine,
-                    self.settings,
-                    schedule_id,
-                    now=self.clock(),
-                    entries=self._entries(),
-                )
-            except Exception:
-                log.exception(
-                    "schedule %s failed; the row stays due for the next sync", schedule_id
-                )
-                result = None
-            rows = await asyncio.to_thread(self._active_rows)
-            if schedule_id in rows:
-                self._add_job(schedule_id, rows[schedule_id])
+        try:
+            result = await asyncio.to_thread(
+                schedules.fire_one,
+                self.engine,
+                self.settings,
+                schedule_id,
+                now=self.clock(),
+                entries=self._entries(),
+            )
+        except Exception:
+            log.exception("schedule %s failed; the row stays due for the next sync", schedule_id)
+            result = None
+        rows = await asyncio.to_thread(self._active_rows)
+        if schedule_id in rows:
+            self._add_job(schedule_id, rows[schedule_id])
         if result is not None:
             log.info(
                 "schedule %s fired: %d recipient(s), %d skipped",
@@ -237,24 +250,22 @@ class PublicityScheduler:
     @_job
     async def prune_inbox(self) -> int:
         """Delete the received updates past their retention (bot.runtime.inbox.prune)."""
-        async with self._lock:
-            try:
-                return await asyncio.to_thread(inbox.prune, self.engine, now=self.clock())
-            except Exception:
-                log.exception("inbox pruning failed; it is tried again in an hour")
-                return 0
+        try:
+            return await asyncio.to_thread(inbox.prune, self.engine, now=self.clock())
+        except Exception:
+            log.exception("inbox pruning failed; it is tried again in an hour")
+            return 0
 
     @_job
     async def litigation_reminders(self) -> int:
         """Queue the due hearing/deadline reminders (issue 15); errors are logged."""
-        async with self._lock:
-            try:
-                return await asyncio.to_thread(
-                    litigation.run_reminders, self.engine, self.settings.zone, self.clock()
-                )
-            except Exception:
-                log.exception("litigation reminders failed; they stay pending for the next run")
-                return 0
+        try:
+            return await asyncio.to_thread(
+                litigation.run_reminders, self.engine, self.settings.zone, self.clock()
+            )
+        except Exception:
+            log.exception("litigation reminders failed; they stay pending for the next run")
+            return 0
 
     # --- the consultation digest (issue 5) ------------------------------------------------
     def _add_digest(self) -> None:
@@ -281,11 +292,10 @@ class PublicityScheduler:
         digest = _digest_function()
         if digest is None:
             return
-        async with self._lock:
-            try:
-                await asyncio.to_thread(digest, self.engine, self.settings, self.clock())
-            except Exception:
-                log.exception("the consultation daily digest failed")
+        try:
+            await asyncio.to_thread(digest, self.engine, self.settings, self.clock())
+        except Exception:
+            log.exception("the consultation daily digest failed")
 
 
 def _digest_function():

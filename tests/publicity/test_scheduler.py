@@ -477,3 +477,33 @@ async def test_a_job_fired_as_the_scheduler_stops_does_nothing(engine, settings,
     job = asyncio.create_task(scheduler.sync())  # created, not yet started
     await scheduler.stop()
     assert job.done() and job.exception() is None and ran == []
+
+
+async def test_a_job_apscheduler_runs_is_not_cancelled_by_the_stop(
+    engine, settings, monkeypatch, caplog
+):
+    """APScheduler's asyncio executor cancels the job tasks still running when it shuts
+    down: `stop` must let the job it started finish before shutting it down."""
+    import threading
+
+    import bot.scheduler as scheduler_module
+
+    inside, finished = threading.Event(), []
+
+    def slow_completion(engine_, now):
+        inside.set()
+        threading.Event().wait(0.3)
+        finished.append(now)
+
+    scheduler = PublicityScheduler(engine, settings)
+    await scheduler.start()
+    monkeypatch.setattr(scheduler_module, "complete_pushes", slow_completion)
+    scheduler.scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
+    scheduler.scheduler.wakeup()
+    assert await asyncio.to_thread(inside.wait, 30)  # a safety net only
+    with caplog.at_level("ERROR", logger="apscheduler"):
+        await scheduler.stop()
+        await asyncio.sleep(0.05)  # the executor's done-callback has run
+    assert finished
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler")], caplog.text
+    assert not scheduler.scheduler.running
