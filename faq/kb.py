@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from faq import yamlfile
+
 DATA_DIR = Path(__file__).with_name("data")
 BOOKS = ("总则", "物权", "合同", "人格权", "婚姻家庭", "继承", "侵权责任")
 ARTICLE_RANGE = range(1, 1261)
@@ -157,7 +159,7 @@ def check(data_dir: Path | str = DATA_DIR) -> list[str]:
 
 def _read_yaml(path: Path, errors: list[str]) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamlfile.parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         errors.append(f"{path.name}：无法读取（{str(exc).splitlines()[0]}）")
         return None

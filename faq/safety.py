@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from faq import yamlfile
 
 SAFETY_FILE = Path(__file__).with_name("data") / "safety.yaml"
 
@@ -34,7 +34,7 @@ class SafetyRules:
 
     @classmethod
     def load(cls, path: Path = SAFETY_FILE) -> SafetyRules:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yamlfile.parse(path.read_text(encoding="utf-8"))
         routes = [
             SafetyRoute(
                 name=raw["name"],

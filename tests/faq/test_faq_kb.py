@@ -3,6 +3,7 @@ files validate, a broken reload never replaces a working knowledge base."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 from pathlib import Path
@@ -110,3 +111,15 @@ def test_reload_keeps_the_working_knowledge_base_on_a_broken_file(tmp_path: Path
 
 def test_load_kb_matches_the_live_store(faq_store: FaqStore):
     assert len(load_kb()) == len(faq_store.kb)
+
+
+def test_knowledge_base_yaml_is_parsed_by_a_safe_loader():
+    """The fast (libyaml) loader must still be a safe one: no Python objects from a file."""
+    from faq import yamlfile
+
+    assert yamlfile.parse("a: [1, 二]\nb: 2026-12-06\n") == {
+        "a": [1, "二"],
+        "b": datetime.date(2026, 12, 6),
+    }
+    with pytest.raises(yaml.YAMLError):
+        yamlfile.parse("!!python/object/apply:os.system ['true']")
