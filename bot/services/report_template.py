@@ -141,9 +141,14 @@ def _block_paragraphs(document, styles: dict[str, str]) -> None:
 
 
 def _figure_table(document, styles: dict[str, str]) -> None:
+    """The appendix of figures on a page of its own, kept in one piece: it starts on a new
+    page, every row keeps with the next, no row splits, and the header row repeats should a
+    longer table still run over."""
+    from docx.oxml import OxmlElement
     from docx.shared import Mm
 
-    document.add_paragraph("附：主要数据", styles["h1"])
+    heading = document.add_paragraph("附：主要数据", styles["h1"])
+    heading.paragraph_format.page_break_before = True
     table = document.add_table(rows=3, cols=2)
     table.style = "Table Grid"
     rows = (
@@ -157,8 +162,14 @@ def _figure_table(document, styles: dict[str, str]) -> None:
             cell.paragraphs[0].style = document.styles[styles["table"]]
     closing = table.add_row().cells
     closing[0].paragraphs[0].text = "{%tr endfor %}"
-    for row in table.rows:
+    for number, row in enumerate(table.rows):
         row.cells[0].width, row.cells[1].width = Mm(120), Mm(36)
+        properties = row._tr.get_or_add_trPr()
+        properties.append(OxmlElement("w:cantSplit"))
+        if number == 0:
+            properties.append(OxmlElement("w:tblHeader"))
+        for cell in row.cells:
+            cell.paragraphs[0].paragraph_format.keep_with_next = True
 
 
 def default_template() -> bytes:

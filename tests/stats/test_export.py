@@ -351,6 +351,24 @@ def test_docx_is_a4_official_style_with_page_numbers(generated, tmp_path):
     assert "PAGE" in footer and "fldChar" in footer
 
 
+def test_docx_figure_table_is_kept_in_one_piece(generated, tmp_path):
+    """Rendered with LibreOffice, the appendix table ran over from page 3 to page 4; now it
+    starts a page, its rows keep together and never split, and its header row repeats."""
+    from docx.oxml.ns import qn
+
+    _, figures = generated
+    document = Document(str(report.write(figures, tmp_path / "report.docx")))
+    heading = next(p for p in document.paragraphs if p.text == "附：主要数据")
+    assert heading.paragraph_format.page_break_before
+    table = document.tables[-1]
+    assert len(table.rows) == len(report.table_rows(figures)) + 1
+    for number, row in enumerate(table.rows):
+        properties = row._tr.trPr
+        assert properties is not None and properties.find(qn("w:cantSplit")) is not None
+        assert (properties.find(qn("w:tblHeader")) is not None) == (number == 0)
+        assert all(c.paragraphs[0].paragraph_format.keep_with_next for c in row.cells)
+
+
 def test_report_follows_the_report_structure(generated):
     _, figures = generated
     text = report.to_markdown(figures)
