@@ -110,9 +110,9 @@ class Dispatcher:
             return []
         try:
             with Session(self.engine, expire_on_commit=False) as session:
-                replies = self._handle_in(session, incoming)
+                user, replies = self._handle_in(session, incoming)
                 if before_commit is not None:
-                    before_commit(session, self._user_of(session, incoming), replies)
+                    before_commit(session, user, replies)
                 session.commit()
                 return replies
         except LeaseLost:
@@ -121,11 +121,8 @@ class Dispatcher:
             log.exception("handler failed for %s:%s", incoming.channel, incoming.user_id)
         return self._handle_failure(incoming, before_commit)
 
-    @staticmethod
-    def _user_of(session: Session, incoming: Incoming) -> User:
-        return users.find(session, incoming.channel, incoming.user_id)
-
-    def _handle_in(self, session: Session, incoming: Incoming) -> list[Reply]:
+    def _handle_in(self, session: Session, incoming: Incoming) -> tuple[User, list[Reply]]:
+        """The sender (loaded once, for the handler and for `before_commit`) and the replies."""
         user = users.touch(
             session,
             incoming.channel,
@@ -141,7 +138,7 @@ class Dispatcher:
         self._remember_buttons(user, replies)
         for _ in replies:
             ledger.record(session, Kind.OUT_REPLY, channel=incoming.channel, user=user)
-        return replies
+        return user, replies
 
     def _handle_failure(
         self, incoming: Incoming, before_commit: BeforeCommit | None = None

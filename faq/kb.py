@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from faq import yamlfile
+from faq.yamlfile import parse as parse_yaml
 
 DATA_DIR = Path(__file__).with_name("data")
 BOOKS = ("总则", "物权", "合同", "人格权", "婚姻家庭", "继承", "侵权责任")
@@ -159,7 +159,7 @@ def check(data_dir: Path | str = DATA_DIR) -> list[str]:
 
 def _read_yaml(path: Path, errors: list[str]) -> object:
     try:
-        return yamlfile.parse(path.read_text(encoding="utf-8"))
+        return parse_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         errors.append(f"{path.name}：无法读取（{str(exc).splitlines()[0]}）")
         return None

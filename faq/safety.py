@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from faq import yamlfile
+from faq.yamlfile import parse as parse_yaml
 
 SAFETY_FILE = Path(__file__).with_name("data") / "safety.yaml"
 
@@ -34,7 +34,7 @@ class SafetyRules:
 
     @classmethod
     def load(cls, path: Path = SAFETY_FILE) -> SafetyRules:
-        document = yamlfile.parse(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
         routes = [
             SafetyRoute(
                 name=raw["name"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from faq import yamlfile
+from faq.yamlfile import parse as parse_yaml
 
 SCOPE_FILE = Path(__file__).with_name("data") / "scope.yaml"
 CHITCHAT = "闲聊"
@@ -32,7 +32,7 @@ class ScopeRules:
 
     @classmethod
     def load(cls, path: Path = SCOPE_FILE) -> ScopeRules:
-        document = yamlfile.parse(path.read_text(encoding="utf-8"))
+        document = parse_yaml(path.read_text(encoding="utf-8"))
         return cls(document["areas"], document.get("civil_guard", []))
 
     def signal(self, text: str) -> ScopeSignal:

@@ -372,6 +372,8 @@ class Webhook:
 
     def _store(self, message: dict[str, str], key: str, stamp: tuple[int, str]) -> inbox.Stored:
         with Session(self.engine) as session:
+            # A read first: a retry must not wait for the write lock, which on SQLite the
+            # first attempt's handler may hold for as long as it runs.
             seen = inbox.find(session, CHANNEL, key[:160])
             if seen is not None:  # a retry (or a replay of it): nothing new will be handled
                 return inbox.Stored(seen.id, False, False, seen.status, seen.passive)
