@@ -379,7 +379,13 @@ class Webhook:
                 return inbox.Stored(seen.id, False, False, seen.status, seen.passive)
             check_nonce(session, stamp, key)
             stored = inbox.store(
-                session, CHANNEL, key, message["FromUserName"], message, claim_for=self.owner
+                session,
+                CHANNEL,
+                key,
+                message["FromUserName"],
+                message,
+                claim_for=self.owner,
+                looked_up=True,
             )
             session.commit()
             return stored

@@ -106,13 +106,16 @@ def store(
     *,
     claim_for: str | None = None,
     now: datetime | None = None,
+    looked_up: bool = False,
 ) -> Stored:
     """Store one update in the caller's transaction (the caller commits, then acknowledges
     the platform). With `claim_for`, a new update is claimed for that worker at once if its
-    user has nothing older unfinished; otherwise it waits for the worker in order."""
+    user has nothing older unfinished; otherwise it waits for the worker in order.
+    `looked_up`: the caller has just found no row for `key` in this transaction (a
+    duplicate that arrives meanwhile is still caught by the unique key)."""
     now = now or utcnow()
     key, user_key = key[:160], user_key[:160]
-    existing = find(session, channel, key)
+    existing = None if looked_up else find(session, channel, key)
     if existing is not None:
         return Stored(existing.id, False, False, existing.status, existing.passive)
     _lock_user(session, channel, user_key)
