@@ -516,20 +516,18 @@ def check_nonce(session: Session, stamp: tuple[int, str], key: str) -> None:
     """Refuse a signed query string used again for another message (a replay); WeChat's
     own retries of the same message may reuse it. Old nonces are pruned as we go."""
     timestamp, nonce = stamp
-    seen = session.execute(
-        select(WeChatNonce.message_key).where(
-            WeChatNonce.timestamp == timestamp, WeChatNonce.nonce == nonce
-        )
-    ).scalar_one_or_none()
-    if seen is not None:
-        if seen != key:
-            raise Rejected(403, "a signed query string was replayed with another message")
-        return
     added = insert_or_ignore(
         session, WeChatNonce, timestamp=timestamp, nonce=nonce, message_key=key, seen_at=utcnow()
     )
-    if added is None:
-        raise Rejected(403, "a signed query string was used twice at once")
+    if added is None:  # seen before: fine for a retry of the same message only
+        seen = session.execute(
+            select(WeChatNonce.message_key).where(
+                WeChatNonce.timestamp == timestamp, WeChatNonce.nonce == nonce
+            )
+        ).scalar_one_or_none()
+        if seen != key:
+            raise Rejected(403, "a signed query string was replayed with another message")
+        return
     if secrets.randbelow(NONCE_PRUNE_EVERY) == 0:
         cutoff = utcnow() - timedelta(seconds=2 * MAX_CLOCK_SKEW)
         session.execute(delete(WeChatNonce).where(WeChatNonce.seen_at < cutoff))
